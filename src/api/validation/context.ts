@@ -12,9 +12,12 @@ export class ValidationContext {
   readonly diagnostics: Diagnostic[] = [];
   readonly #raw: RawResource;
   readonly #ref: string;
+  /** The resource's namespace (metadata.namespace or the loader's default). */
+  readonly namespace: string;
 
   constructor(raw: RawResource, namespace: string) {
     this.#raw = raw;
+    this.namespace = namespace;
     this.#ref = `${raw.kind} ${namespace}/${raw.metadata.name}`;
   }
 
