@@ -196,7 +196,14 @@ function checkDestination(d: Destination, path: Path, ctx: ValidationContext): v
   }
 }
 
-export const portSelectorSchema = obj({ number: portNumberSchema });
+export const portSelectorSchema = obj(
+  { number: portNumberSchema },
+  {
+    check: (p: { number?: number }, path, ctx) => {
+      if (p.number === undefined) ctx.error([...path, 'number'], 'port number must be set when port is given', 'write port: {number: 8080}, or remove port');
+    },
+  },
+);
 export const destinationSchema = obj({ host: str(), subset: str(), port: portSelectorSchema }, { required: ['host'], check: checkDestination });
 
 export function isObjectSchema(s: Schema): s is ObjectSchema {

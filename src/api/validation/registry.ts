@@ -19,11 +19,39 @@
 
 import type { Kind } from '../types.js';
 import type { KindValidator } from './context.js';
+import { validateAuthorizationPolicy } from './authorization-policy.js';
+import { validateDestinationRule } from './destination-rule.js';
+import { validateEndpointSlice } from './endpoint-slice.js';
+import { validateEndpoints } from './endpoints.js';
+import { validateEnvoyFilter } from './envoy-filter.js';
 import { validateGateway } from './gateway.js';
+import { validateMeshConfig } from './mesh-config.js';
+import { validatePeerAuthentication } from './peer-authentication.js';
+import { validateRequestAuthentication } from './request-authentication.js';
+import { validateSecret } from './secret.js';
+import { validateService } from './service.js';
+import { validateServiceEntry } from './service-entry.js';
+import { validateSidecar } from './sidecar.js';
+import { validateTelemetry } from './telemetry.js';
 import { validateVirtualService } from './virtual-service.js';
+import { validateWorkloadEntry } from './workload-entry.js';
 
 /** One validator per kind (files beside this one). Kinds without one are accepted as parsed. */
 export const kindValidators: Partial<Record<Kind, KindValidator>> = {
   Gateway: validateGateway,
   VirtualService: validateVirtualService,
+  DestinationRule: validateDestinationRule,
+  ServiceEntry: validateServiceEntry,
+  WorkloadEntry: validateWorkloadEntry,
+  Sidecar: validateSidecar,
+  EnvoyFilter: validateEnvoyFilter,
+  AuthorizationPolicy: validateAuthorizationPolicy,
+  RequestAuthentication: validateRequestAuthentication,
+  PeerAuthentication: validatePeerAuthentication,
+  Telemetry: validateTelemetry,
+  MeshConfig: validateMeshConfig,
+  Secret: validateSecret,
+  Service: validateService,
+  Endpoints: validateEndpoints,
+  EndpointSlice: validateEndpointSlice,
 };
