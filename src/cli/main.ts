@@ -1,0 +1,22 @@
+import { Command, CommanderError } from 'commander';
+import { registerRun } from './run.js';
+
+const program = new Command();
+program.exitOverride();
+program
+  .name('sluice')
+  .description('An Istio-compatible ingress gateway, egress gateway and mesh proxy')
+  .showHelpAfterError();
+
+registerRun(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else {
+    process.stderr.write(`sluice: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+  }
+}

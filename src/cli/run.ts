@@ -1,0 +1,183 @@
+import type { Command } from 'commander';
+import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
+import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostic.js';
+import { ConfigPipeline } from '../config/pipeline.js';
+import { ConfigWatcher } from '../config/watch.js';
+import { ProxyRuntime } from '../proxy/runtime.js';
+import { DnsResolver, parseResolveFlag } from '../proxy/upstream/dns.js';
+import type { AccessLogTarget } from '../telemetry/access-log.js';
+import { log, setLogLevel, type LogLevel } from '../util/log.js';
+import { collect, parseLabels, parsePort, parsePortMap } from './flags.js';
+
+export interface RunFlags {
+  config?: string[];
+  mode: string;
+  labels: string;
+  namespace: string;
+  serviceAccount: string;
+  portMap?: string[];
+  listenHost: string;
+  adminPort: string;
+  adminHost: string;
+  mesh?: string;
+  credentials?: string;
+  resolve?: string[];
+  outboundPort: string;
+  inboundPort: string;
+  appPort?: string;
+  meshCaDir?: string;
+  accessLog: string;
+  logLevel: string;
+  drainTimeout: string;
+  sourceAddress?: string;
+  workloadName?: string;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('serve Istio config from files: the gateway (or sidecar) data plane')
+    .option('-c, --config <path>', 'YAML file or folder (repeatable; folders recursively, multi-document)', collect)
+    .option('--mode <mode>', 'gateway | sidecar', 'gateway')
+    .option('--labels <k=v,...>', "this workload's labels (Gateway selectors match them)", 'istio=ingressgateway')
+    .option('--namespace <ns>', "this workload's namespace", 'istio-system')
+    .option('--service-account <sa>', "this workload's service account", 'default')
+    .option('--port-map <P=L,...>', 'bind Gateway server port P on local port L (repeatable)', collect)
+    .option('--listen-host <host>', 'address to bind listeners on', '0.0.0.0')
+    .option('--admin-port <port>', 'admin API port', '15000')
+    .option('--admin-host <host>', 'admin API address', '127.0.0.1')
+    .option('--mesh <file>', 'Istio MeshConfig YAML')
+    .option('--credentials <dir>', 'TLS credentials as DIR/<credentialName>/{tls.crt,tls.key,ca.crt}')
+    .option('--resolve <HOST=IP,...>', 'DNS overrides for DNS-resolved hosts (repeatable)', collect)
+    .option('--outbound-port <port>', 'sidecar outbound listener', '15001')
+    .option('--inbound-port <port>', 'sidecar inbound listener', '15006')
+    .option('--app-port <port>', 'sidecar: the application port inbound traffic goes to')
+    .option('--mesh-ca-dir <dir>', 'mesh CA folder from `sluice ca init` (ISTIO_MUTUAL)')
+    .option('--access-log <target>', 'stdout | off | FILE', 'stdout')
+    .option('--log-level <level>', 'debug | info | warn | error', 'info')
+    .option('--drain-timeout <seconds>', 'graceful drain on SIGTERM', '5')
+    .option('--source-address <ip>', 'bind outbound connections to this local address')
+    .option('--workload-name <name>', 'workload name for metrics (default from labels)')
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await run(flags);
+    });
+}
+
+function workloadNameOf(labels: Record<string, string>, explicit: string | undefined): string {
+  if (explicit !== undefined) return explicit;
+  if (labels.app !== undefined) return labels.app;
+  if (labels.istio !== undefined) return `istio-${labels.istio}`;
+  return 'sluice';
+}
+
+function accessLogTarget(v: string): AccessLogTarget {
+  if (v === 'off' || v === 'none') return { kind: 'off' };
+  if (v === 'stdout' || v === '/dev/stdout' || v === '-') return { kind: 'stdout' };
+  return { kind: 'file', path: v };
+}
+
+function printDiagnostics(ds: readonly Diagnostic[], minLevel: 'warning' | 'error'): void {
+  for (const d of ds) {
+    if (minLevel === 'error' && d.level !== 'error') continue;
+    if (d.level === 'info') continue;
+    process.stderr.write(`${formatDiagnostic(d)}\n`);
+  }
+}
+
+/** `sluice run`: returns the exit code (2 = invalid start-up config or flags). */
+export async function run(flags: RunFlags): Promise<number> {
+  let labels: Record<string, string>;
+  let portMap: Map<number, number>;
+  let resolve: Map<string, string[]>;
+  let adminPort: number;
+  try {
+    setLogLevel(flags.logLevel as LogLevel);
+    if (flags.mode !== 'gateway' && flags.mode !== 'sidecar') throw new Error(`--mode ${flags.mode}: expected gateway or sidecar`);
+    labels = parseLabels(flags.labels);
+    portMap = parsePortMap(flags.portMap ?? []);
+    resolve = parseResolveFlag(flags.resolve ?? []);
+    adminPort = parsePort('--admin-port', flags.adminPort);
+  } catch (e) {
+    process.stderr.write(`sluice run: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const configPaths = flags.config ?? ['./'];
+  const pipeline = new ConfigPipeline({
+    configPaths,
+    meshFile: flags.mesh,
+    credentialsDir: flags.credentials,
+    workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost },
+  });
+  const first = pipeline.build();
+  if (hasErrors(first.diagnostics)) {
+    printDiagnostics(first.diagnostics, 'warning');
+    const n = first.diagnostics.filter((d) => d.level === 'error').length;
+    process.stderr.write(`sluice run: the configuration has ${n} error${n === 1 ? '' : 's'}; not starting\n`);
+    return 2;
+  }
+  printDiagnostics(first.diagnostics, 'warning');
+
+  const runtime = new ProxyRuntime({
+    initial: first.snapshot,
+    dns: new DnsResolver(resolve),
+    accessLog: accessLogTarget(flags.accessLog),
+    workloadName: workloadNameOf(labels, flags.workloadName),
+    sourceAddress: flags.sourceAddress ?? null,
+  });
+  const bindErrors = await runtime.apply(first.snapshot);
+  if (bindErrors.length > 0) {
+    for (const e of bindErrors) process.stderr.write(`sluice run: ${e}\n`);
+    runtime.listeners.closeAll();
+    return 2;
+  }
+  let status: ConfigStatus = { version: first.snapshot.version, appliedAt: runtime.appliedAt.toISOString(), diagnostics: first.diagnostics, heldBack: first.heldBack, lastReloadError: null };
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'main', `${signal}: draining (up to ${flags.drainTimeout}s)`);
+    watcher.stop();
+    admin.close();
+    await runtime.drain(Number(flags.drainTimeout) * 1000);
+    log('info', 'main', 'drained, exiting');
+    process.exit(0);
+  };
+
+  let admin: Awaited<ReturnType<typeof startAdmin>>;
+  try {
+    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date() });
+  } catch (e) {
+    process.stderr.write(`sluice run: admin API cannot bind ${flags.adminHost}:${adminPort}: ${(e as Error).message}\n`);
+    runtime.listeners.closeAll();
+    return 2;
+  }
+
+  const reload = (): void => {
+    let result;
+    try {
+      result = pipeline.build();
+    } catch (e) {
+      status = { ...status, lastReloadError: (e as Error).stack ?? String(e) };
+      log('error', 'config', `reload failed, version ${status.version} keeps serving: ${(e as Error).message}`);
+      return;
+    }
+    const errors = result.diagnostics.filter((d) => d.level === 'error');
+    for (const d of errors) log('warn', 'config', formatDiagnostic(d));
+    if (result.heldBack.length > 0) log('warn', 'config', `last good version kept for: ${result.heldBack.join(', ')}`);
+    runtime.apply(result.snapshot).then((bindErrs) => {
+      for (const e of bindErrs) log('error', 'listener', e);
+      status = { version: result.snapshot.version, appliedAt: runtime.appliedAt.toISOString(), diagnostics: result.diagnostics, heldBack: result.heldBack, lastReloadError: bindErrs.length > 0 ? bindErrs.join('; ') : null };
+      log('info', 'config', `config version ${result.snapshot.version} serving (${result.snapshot.listeners.length} listeners, ${result.snapshot.clusters.size} clusters)`);
+    }, (e: Error) => log('error', 'config', `applying version ${result.snapshot.version} failed: ${e.message}`));
+  };
+  const watcher = new ConfigWatcher(configPaths, [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined), reload);
+  watcher.start();
+
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  const ports = runtime.listeners.boundPorts();
+  const summary = first.snapshot.listeners.map((l) => `${l.name}→${flags.listenHost}:${ports.get(l.name) ?? l.bindPort}`).join(', ');
+  log('info', 'main', `sluice ready: config version ${first.snapshot.version}, listeners [${summary || 'none'}], admin http://${flags.adminHost}:${adminPort}`);
+  return new Promise<number>(() => {}); // runs until a signal
+}

@@ -1,0 +1,541 @@
+import type { Duplex } from 'node:stream';
+import { stripPort } from '../../compile/hosts.js';
+import { rewritePath } from '../../compile/route-action.js';
+import type { DirectResponseAction, ForwardAction, RedirectAction, WeightedCluster } from '../../compile/snapshot.js';
+import type { ClusterRuntime, HostRuntime } from '../upstream/cluster-manager.js';
+import type { Http1Connection, UpstreamExchange, UpstreamResetReason } from '../upstream/http1-connection.js';
+import type { Http1Pool, PoolWaiter } from '../upstream/http1-pool.js';
+import { hash32 } from '../upstream/load-balancer.js';
+import { runResponseFilters } from './filter.js';
+import { applyHeaderMutation } from './header-ops.js';
+import { getHeader, type HeaderList } from './headers.js';
+import { completeStream, httpDate, sendLocalReply } from './local-reply.js';
+import { ResponseFlag } from './response-flags.js';
+import type { BodySink, HttpStream } from './stream.js';
+
+/** Largest request body kept for retries (Envoy's per-connection buffer limit, 1 MiB). */
+const RETRY_BUFFER_LIMIT = 1 << 20;
+const CRLF = '\r\n';
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+
+// Request headers never forwarded as received: hop-by-hop ones, and those the router writes.
+const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'expect', 'http2-settings', 'content-length', 'trailer']);
+const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'server', 'trailer']);
+
+/** Picks a destination by weight: one random draw against the cumulative weights. */
+function pickWeighted(a: ForwardAction): WeightedCluster {
+  const cs = a.clusters;
+  if (cs.length === 1 || a.totalWeight <= 0) return cs[0]!;
+  const r = Math.random() * a.totalWeight;
+  for (let i = 0; i < cs.length; i++) if (r < cs[i]!.cumulative) return cs[i]!;
+  return cs[cs.length - 1]!;
+}
+
+export function forwardRequest(s: HttpStream, a: ForwardAction): void {
+  if (a.clusters.length === 0) {
+    sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found');
+    return;
+  }
+  const wc = pickWeighted(a);
+  s.clusterName = wc.cluster;
+  const cluster = s.conn.proxy.clusters.get(wc.cluster);
+  if (cluster === undefined) {
+    sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found', null, s.route!.responseHeaders);
+    return;
+  }
+  new UpstreamRequest(s, a, wc, cluster).start();
+}
+
+/**
+ * One request's trip upstream: host choice, pooled connection, request head and streamed
+ * body, response streamed back, retries, timeouts. Its methods are the callbacks of the pool
+ * (PoolWaiter), the connection (UpstreamExchange) and the downstream body (BodySink), so a
+ * request allocates this one object and no closures.
+ */
+class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
+  readonly noResponseBody: boolean;
+  readonly #s: HttpStream;
+  readonly #a: ForwardAction;
+  readonly #wc: WeightedCluster;
+  readonly #cluster: ClusterRuntime;
+  #head = '';
+  #authority = '';
+  #chunked = false;
+  #body: Buffer[] | null = null;
+  #bodyBytes = 0;
+  #bodyStarted = false;
+  #bodyDone = false;
+  #host: HostRuntime | null = null;
+  #tried: HostRuntime[] | null = null;
+  #pool: Http1Pool | null = null;
+  #conn: Http1Connection | null = null;
+  #attempts = 0;
+  #retrying = false;
+  #done = false;
+  #startMs = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #tryTimer: NodeJS.Timeout | null = null;
+  #lastStatus = 0;
+
+  constructor(s: HttpStream, a: ForwardAction, wc: WeightedCluster, cluster: ClusterRuntime) {
+    this.#s = s;
+    this.#a = a;
+    this.#wc = wc;
+    this.#cluster = cluster;
+    this.noResponseBody = s.method === 'HEAD';
+  }
+
+  start(): void {
+    const s = this.#s;
+    this.#buildHead();
+    if (s.hasBody && this.#a.retry !== null) this.#body = [];
+    s.onAbort = this.#onDownstreamAbort;
+    if (this.#a.timeoutMs > 0) this.#timer = setTimeout(this.#onGlobalTimeout, this.#a.timeoutMs);
+    this.#startMs = performance.now();
+    if (!this.#cluster.ready) { this.#cluster.whenReady(this.#attempt); return; }
+    this.#attempt();
+  }
+
+  #buildHead(): void {
+    const s = this.#s;
+    const route = s.route!;
+    const rw = this.#a.rewrite;
+    let path = s.path;
+    let authority = s.authority;
+    if (rw !== null) {
+      const next = rewritePath(rw, path);
+      if (next !== path) { s.originalPath = path; path = next; }
+      if (rw.authority !== null) authority = rw.authority;
+    }
+    const h = s.headers;
+    if (route.requestHeaders !== null) applyHeaderMutation(h, route.requestHeaders);
+    if (this.#wc.requestHeaders !== null) {
+      applyHeaderMutation(h, this.#wc.requestHeaders);
+      if (this.#wc.requestHeaders.authority !== null) authority = this.#wc.requestHeaders.authority;
+    }
+    this.#authority = authority;
+    let head = `${s.method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n`;
+    let contentLength: string | undefined;
+    let teTrailers = false;
+    let upgrade = '';
+    for (let i = 0; i < h.length; i += 2) {
+      const n = h[i]!;
+      const lower = n.length <= 17 ? n.toLowerCase() : '';
+      if (lower !== '' && DROP_REQUEST.has(lower)) {
+        if (lower === 'content-length') contentLength = h[i + 1];
+        else if (lower === 'te' && h[i + 1]!.toLowerCase().includes('trailers')) teTrailers = true;
+        else if (lower === 'upgrade') upgrade = h[i + 1]!;
+        continue;
+      }
+      head += `${n}: ${h[i + 1]}\r\n`;
+    }
+    if (s.originalPath !== '') head += `x-envoy-original-path: ${s.originalPath}\r\n`;
+    if (this.#a.timeoutMs > 0) head += `x-envoy-expected-rq-timeout-ms: ${this.#a.timeoutMs}\r\n`;
+    if (teTrailers) head += 'te: trailers\r\n';
+    if (upgrade !== '' && s.upgrade !== '') head += `connection: Upgrade\r\nupgrade: ${upgrade}\r\n`;
+    if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
+    else if (s.hasBody) { head += 'transfer-encoding: chunked\r\n'; this.#chunked = true; }
+    this.#head = head;
+  }
+
+  // ---------------------------------------------------------------- attempts
+
+  readonly #attempt = (): void => {
+    if (this.#done) return;
+    const s = this.#s;
+    this.#attempts++;
+    s.attemptCount = this.#attempts;
+    const cluster = this.#cluster;
+    let host: HostRuntime | null;
+    if (cluster.config.type === 'original_dst') {
+      this.#originalDestination();
+      return;
+    }
+    const exclude = this.#a.retry?.ignorePreviousHosts === true ? this.#tried : null;
+    host = cluster.pick(this.#hashKey(), exclude);
+    if (host === null) {
+      this.#fail(503, 'no healthy upstream', ResponseFlag.UH, 'no_healthy_upstream');
+      return;
+    }
+    this.#useHost(host);
+  };
+
+  #useHost(host: HostRuntime): void {
+    const s = this.#s;
+    this.#host = host;
+    (this.#tried ??= []).push(host);
+    s.upstreamHost = host.id;
+    this.#pool = host.pool(stripPort(this.#authority));
+    this.#cluster.stats.upstream_rq_total++;
+    this.#pool.acquire(this);
+  }
+
+  /** PASSTHROUGH / resolution NONE: the destination is the host the request names. */
+  #originalDestination(): void {
+    const authority = this.#authority;
+    const host = stripPort(authority);
+    const portText = authority.length > host.length ? authority.slice(host.length + 1) : '';
+    const port = portText !== '' ? Number(portText) : this.#cluster.config.port;
+    this.#cluster.resolveName(host.replace(/^\[|\]$/g, ''), (err, addrs) => {
+      if (this.#done) return;
+      if (err !== null || addrs.length === 0) {
+        this.#fail(503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: DNS resolution of ${host} failed`, ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}');
+        return;
+      }
+      this.#useHost(this.#cluster.dynamicHost(addrs[0]!, port, host));
+    });
+  }
+
+  #hashKey(): number | null {
+    const hp = this.#cluster.config.lb.hash;
+    if (hp === null) return null;
+    const s = this.#s;
+    let key: string | undefined;
+    if (hp.header !== undefined) key = s.header(hp.header);
+    else if (hp.sourceIp === true) key = s.conn.remoteAddress;
+    else if (hp.queryParameter !== undefined) key = s.queryParam(hp.queryParameter);
+    else if (hp.cookie !== undefined) key = cookieValue(s.header('cookie'), hp.cookie.name);
+    return key === undefined ? null : hash32(key);
+  }
+
+  // ---------------------------------------------------------------- PoolWaiter
+
+  onPoolReady(conn: Http1Connection): void {
+    if (this.#done) { this.#pool!.onConnectionIdle(conn); return; }
+    const s = this.#s;
+    this.#conn = conn;
+    this.#host!.activeRequests++;
+    s.upstreamLocalAddress = conn.localAddress;
+    const r = this.#a.retry;
+    if (r !== null && r.perTryTimeoutMs > 0) this.#tryTimer = setTimeout(this.#onTryTimeout, r.perTryTimeoutMs);
+    const head = `${this.#head}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
+    if (!s.hasBody) {
+      conn.dispatch(this, Buffer.from(head, 'latin1'), null, true);
+    } else if (this.#bodyDone) {
+      // A retry: replay the buffered body.
+      conn.dispatch(this, Buffer.from(head, 'latin1'), this.#replayBody(), true);
+    } else {
+      conn.dispatch(this, Buffer.from(head, 'latin1'), null, false);
+      if (!this.#bodyStarted) { this.#bodyStarted = true; s.codec.startBody(s, this); }
+    }
+  }
+
+  onPoolFailure(reason: UpstreamResetReason, detail: string): void {
+    if (this.#done) return;
+    if (reason === 'overflow') {
+      this.#cluster.stats.upstream_rq_pending_overflow++;
+      this.#fail(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ResponseFlag.UO, 'upstream_reset_before_response_started{overflow}');
+      return;
+    }
+    this.#cluster.stats.upstream_cx_connect_fail++;
+    this.#cluster.recordResult(this.#host!, 0, true);
+    this.#s.upstreamTransportFailureReason = detail;
+    this.#onReset(reason, detail, true);
+  }
+
+  // ---------------------------------------------------------------- BodySink (downstream → upstream)
+
+  onData(chunk: Buffer): void {
+    const s = this.#s;
+    s.bytesReceived += chunk.length;
+    if (this.#body !== null) {
+      this.#bodyBytes += chunk.length;
+      if (this.#bodyBytes > RETRY_BUFFER_LIMIT) this.#body = null;
+      else this.#body.push(chunk);
+    }
+    const conn = this.#conn;
+    if (conn === null) return;
+    const ok = this.#chunked ? conn.writeBody(frameChunk(chunk)) : conn.writeBody(chunk);
+    if (!ok) s.codec.pauseBody(s);
+  }
+
+  onEnd(_trailers: HeaderList | null): void {
+    this.#bodyDone = true;
+    this.#conn?.endRequest(this.#chunked ? LAST_CHUNK : null);
+  }
+
+  onError(_err: Error): void {
+    this.#onDownstreamAbort();
+  }
+
+  onRequestDrain(): void {
+    this.#s.codec.resumeBody(this.#s);
+  }
+
+  #replayBody(): Buffer {
+    const parts = this.#body ?? [];
+    if (!this.#chunked) return Buffer.concat(parts);
+    const framed: Buffer[] = [];
+    for (const p of parts) framed.push(frameChunk(p));
+    framed.push(LAST_CHUNK);
+    return Buffer.concat(framed);
+  }
+
+  // ---------------------------------------------------------------- UpstreamExchange (upstream → downstream)
+
+  onResponseHeaders(status: number, headers: HeaderList, upgrade: boolean): void {
+    if (this.#done) return;
+    this.#clearTryTimer();
+    const s = this.#s;
+    this.#lastStatus = status;
+    this.#cluster.recordResult(this.#host!, status, false);
+    if (!upgrade && this.#shouldRetryStatus(status, headers)) {
+      this.#retrying = true;
+      return;
+    }
+    s.upstreamServiceTimeMs = Math.round(performance.now() - this.#startMs);
+    const out: HeaderList = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      const n = headers[i]!;
+      if (n.length <= 17 && DROP_RESPONSE.has(n.toLowerCase())) continue;
+      out.push(n, headers[i + 1]!);
+    }
+    if (upgrade) out.push('connection', 'Upgrade', 'upgrade', getHeader(headers, 'upgrade') ?? 'websocket');
+    out.push('x-envoy-upstream-service-time', String(s.upstreamServiceTimeMs), 'server', 'istio-envoy');
+    if (getHeader(out, 'date') === undefined) out.push('date', httpDate());
+    if (this.#wc.responseHeaders !== null) applyHeaderMutation(out, this.#wc.responseHeaders);
+    if (s.route!.responseHeaders !== null) applyHeaderMutation(out, s.route!.responseHeaders);
+    runResponseFilters(s, status, out);
+    s.responseCode = status;
+    s.details = 'via_upstream';
+    s.headersSent = true;
+    this.#cluster.stats.byClass[(status / 100) | 0]!++;
+    s.codec.sendHeaders(s, status, out, false);
+  }
+
+  onResponseData(chunk: Buffer): void {
+    if (this.#retrying || this.#done) return;
+    const s = this.#s;
+    s.bytesSent += chunk.length;
+    if (!s.codec.sendData(s, chunk)) {
+      this.#conn?.pauseResponse();
+      s.onDrain = this.#onDownstreamDrain;
+    }
+  }
+
+  readonly #onDownstreamDrain = (): void => {
+    this.#s.onDrain = null;
+    this.#conn?.resumeResponse();
+  };
+
+  onResponseComplete(trailers: HeaderList | null): void {
+    if (this.#done) return;
+    this.#releaseHost();
+    if (this.#retrying) {
+      this.#retrying = false;
+      this.#scheduleRetry();
+      return;
+    }
+    const s = this.#s;
+    this.#finish();
+    s.codec.sendEnd(s, trailers);
+    completeStream(s);
+  }
+
+  onUpstreamReset(reason: UpstreamResetReason, detail: string): void {
+    if (this.#done) return;
+    this.#releaseHost();
+    this.#s.upstreamTransportFailureReason = detail;
+    if (this.#retrying) { this.#retrying = false; this.#scheduleRetry(); return; }
+    this.#cluster.recordResult(this.#host!, 0, true);
+    this.#onReset(reason, detail, false);
+  }
+
+  onUpgrade(socket: Duplex, head: Buffer): void {
+    const s = this.#s;
+    this.#finish();
+    const client = s.codec.takeSocket(s);
+    if (client === null) { socket.destroy(); completeStream(s); return; }
+    if (head.length > 0) client.socket.write(head);
+    if (client.head.length > 0) socket.write(client.head);
+    // Bytes counted both ways for the access log; the stream completes when either side closes.
+    socket.on('data', (d: Buffer) => { s.bytesSent += d.length; });
+    client.socket.on('data', (d: Buffer) => { s.bytesReceived += d.length; });
+    socket.pipe(client.socket);
+    client.socket.pipe(socket);
+    const close = (): void => { socket.destroy(); client.socket.destroy(); completeStream(s); };
+    socket.once('close', close);
+    client.socket.once('close', close);
+    socket.on('error', () => {});
+    client.socket.on('error', () => {});
+  }
+
+  // ---------------------------------------------------------------- retries and failures
+
+  #canRetry(): boolean {
+    const r = this.#a.retry;
+    if (r === null || this.#attempts > r.attempts) return false;
+    if (this.#s.headersSent) return false;
+    if (this.#s.hasBody && (!this.#bodyDone || this.#body === null)) return false;
+    return true;
+  }
+
+  #shouldRetryStatus(status: number, headers: HeaderList): boolean {
+    const r = this.#a.retry;
+    if (r === null) return false;
+    const on = r.on;
+    let retriable =
+      (on.fiveXx && status >= 500) ||
+      (on.gatewayError && (status === 502 || status === 503 || status === 504)) ||
+      (on.retriable4xx && status === 409) ||
+      (on.retriableStatusCodes && r.statusCodes.includes(status)) ||
+      (on.envoyRatelimited && getHeader(headers, 'x-envoy-ratelimited') !== undefined);
+    if (!retriable && on.grpc.length > 0) {
+      const g = getHeader(headers, 'grpc-status');
+      if (g !== undefined) retriable = on.grpc.includes(GRPC_RETRY_NAMES[g] ?? '');
+    }
+    if (!retriable) return false;
+    if (!this.#canRetry()) { if (this.#attempts > 1) this.#s.setFlag(ResponseFlag.URX); return false; }
+    return true;
+  }
+
+  #onReset(reason: UpstreamResetReason, detail: string, beforeRequest: boolean): void {
+    const s = this.#s;
+    const r = this.#a.retry;
+    if (!s.headersSent && r !== null) {
+      const on = r.on;
+      const retriable =
+        (reason === 'connection failure' && (on.connectFailure || on.fiveXx || on.gatewayError || on.reset || on.resetBeforeRequest)) ||
+        (reason !== 'connection failure' && (on.reset || on.fiveXx || on.gatewayError || (beforeRequest && on.resetBeforeRequest))) ||
+        (reason === 'remote reset' && on.refusedStream);
+      if (retriable) {
+        if (this.#canRetry()) { this.#scheduleRetry(); return; }
+        if (this.#attempts > 1) s.setFlag(ResponseFlag.URX);
+      }
+    }
+    const flag = reason === 'connection failure' ? ResponseFlag.UF : reason === 'overflow' ? ResponseFlag.UO : reason === 'remote reset' ? ResponseFlag.UR : ResponseFlag.UC;
+    const key = reason.replace(/ /g, '_');
+    if (s.headersSent) {
+      s.setFlag(flag);
+      s.details = `upstream_reset_after_response_started{${key}}`;
+      this.#finish();
+      s.codec.reset(s);
+      completeStream(s);
+      return;
+    }
+    this.#fail(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}${detail !== '' ? `, transport failure reason: ${detail}` : ''}`, flag, `upstream_reset_before_response_started{${key}}`);
+  }
+
+  #scheduleRetry(): void {
+    const r = this.#a.retry!;
+    this.#cluster.stats.upstream_rq_retry++;
+    // Envoy's backoff: random in [0, base * 2^(n-1)], capped at 10x base.
+    const n = this.#attempts;
+    const cap = Math.min(r.backoffBaseMs * 2 ** (n - 1), r.backoffMaxMs);
+    setTimeout(this.#attempt, Math.random() * cap);
+  }
+
+  #fail(status: number, body: string, flag: number, details: string): void {
+    const s = this.#s;
+    this.#finish();
+    sendLocalReply(s, status, body, flag, details, null, s.route!.responseHeaders);
+  }
+
+  #releaseHost(): void {
+    this.#clearTryTimer();
+    if (this.#conn !== null) { this.#host!.activeRequests--; this.#conn = null; }
+  }
+
+  /** No more upstream work for this request: timers off, waiter cancelled. */
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#timer !== null) { clearTimeout(this.#timer); this.#timer = null; }
+    this.#clearTryTimer();
+    this.#s.onAbort = null;
+    this.#cluster.stats.upstream_rq_completed++;
+  }
+
+  #clearTryTimer(): void {
+    if (this.#tryTimer !== null) { clearTimeout(this.#tryTimer); this.#tryTimer = null; }
+  }
+
+  /** Drops the upstream exchange: the connection is not reusable mid-exchange. */
+  #abandonUpstream(): void {
+    const conn = this.#conn;
+    if (conn !== null) { this.#host!.activeRequests--; this.#conn = null; conn.reset(); }
+    else if (this.#pool !== null) this.#pool.cancel(this);
+  }
+
+  readonly #onDownstreamAbort = (): void => {
+    if (this.#done) return;
+    const s = this.#s;
+    s.setFlag(ResponseFlag.DC);
+    s.details = 'downstream_remote_disconnect';
+    this.#abandonUpstream();
+    this.#finish();
+    completeStream(s);
+  };
+
+  readonly #onGlobalTimeout = (): void => {
+    this.#timer = null;
+    if (this.#done) return;
+    this.#cluster.stats.upstream_rq_timeout++;
+    this.#abandonUpstream();
+    const s = this.#s;
+    if (s.headersSent) {
+      s.setFlag(ResponseFlag.UT);
+      s.details = 'upstream_response_timeout';
+      this.#finish();
+      s.codec.reset(s);
+      completeStream(s);
+      return;
+    }
+    this.#fail(504, 'upstream request timeout', ResponseFlag.UT, 'upstream_response_timeout');
+  };
+
+  readonly #onTryTimeout = (): void => {
+    this.#tryTimer = null;
+    if (this.#done) return;
+    this.#cluster.stats.upstream_rq_per_try_timeout++;
+    this.#abandonUpstream();
+    this.#retrying = false;
+    const on = this.#a.retry!.on;
+    if ((on.fiveXx || on.gatewayError || on.reset) && this.#canRetry()) { this.#scheduleRetry(); return; }
+    this.#fail(504, 'upstream request timeout', ResponseFlag.UT, 'upstream_per_try_timeout');
+  };
+}
+
+const GRPC_RETRY_NAMES: Record<string, string> = { '1': 'cancelled', '4': 'deadline-exceeded', '13': 'internal', '8': 'resource-exhausted', '14': 'unavailable' };
+
+function frameChunk(chunk: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(chunk.length.toString(16) + CRLF, 'latin1'), chunk, Buffer.from(CRLF, 'latin1')]);
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- redirects and direct responses
+
+const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443' };
+
+export function sendRedirect(s: HttpStream, a: RedirectAction): void {
+  const scheme = a.scheme ?? s.scheme;
+  let host = a.authority ?? s.authority;
+  let port = '';
+  const bare = stripPort(host);
+  const hostPort = host.length > bare.length ? host.slice(bare.length + 1) : '';
+  host = bare;
+  if (a.port !== null) port = String(a.port);
+  else if (a.derivePort === 'FROM_REQUEST_PORT') port = String(s.conn.listener.port);
+  else if (a.derivePort === 'FROM_PROTOCOL_DEFAULT') port = '';
+  else if (hostPort !== '' && !(a.scheme !== null && a.scheme !== s.scheme && hostPort === DEFAULT_PORT[s.scheme])) port = hostPort;
+  if (port === DEFAULT_PORT[scheme]) port = '';
+  let path = s.path;
+  if (a.uri !== null) {
+    const q = s.path.indexOf('?');
+    path = a.uri.includes('?') || q < 0 ? a.uri : a.uri + s.path.slice(q);
+  }
+  const location = `${scheme}://${host}${port !== '' ? `:${port}` : ''}${path}`;
+  sendLocalReply(s, a.code, '', 0, 'direct_response', ['location', location], s.route!.responseHeaders);
+}
+
+export function sendDirectResponse(s: HttpStream, a: DirectResponseAction): void {
+  sendLocalReply(s, a.status, a.body, 0, 'direct_response', null, s.route!.responseHeaders);
+}

@@ -1,0 +1,262 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { FilterChain, Listener, Snapshot } from '../../compile/snapshot.js';
+import type { NodeHttp1Codec } from '../codec/node-http1.js';
+import type { NodeHttp2Codec } from '../codec/node-http2.js';
+import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
+import { proxyTcp } from '../tcp/tcp-proxy.js';
+import { MAX_CLIENT_HELLO, parseClientHello, PeekResult } from './client-hello.js';
+import { buildServerTls, checkPeer, type ServerTlsContext } from './tls-server.js';
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/** Time allowed for a ClientHello (Envoy's listener_filters_timeout is 15 s). */
+const CLIENT_HELLO_TIMEOUT_MS = 15_000;
+
+export interface ConnectionEventLog {
+  /** A connection refused before any stream existed (TLS failure, no filter chain, ...). */
+  connectionRefused(listener: Listener, socket: Socket, reason: string, sni: string): void;
+}
+
+interface BoundListener {
+  server: Server;
+  listener: Listener;
+  sockets: Set<Socket>;
+}
+
+/**
+ * Binds one server per snapshot listener and routes each accepted connection: TLS inspection
+ * (SNI) picks the filter chain, which terminates TLS or passes it through, then the HTTP codec
+ * (h2c / ALPN h2 or HTTP/1.1) or the TCP proxy takes over. Listeners are reconciled with each
+ * snapshot; a listener's connections keep their chain, new ones get the new one.
+ */
+export class ListenerManager {
+  readonly #proxy: ProxyContext;
+  readonly #h1: NodeHttp1Codec;
+  readonly #h2: NodeHttp2Codec;
+  readonly #log: ConnectionEventLog;
+  readonly #bound = new Map<string, BoundListener>();
+  readonly #tls = new Map<string, ServerTlsContext | string>();
+  #tlsSnapshot: Snapshot | null = null;
+  #draining = false;
+
+  constructor(proxy: ProxyContext, h1: NodeHttp1Codec, h2: NodeHttp2Codec, log: ConnectionEventLog) {
+    this.#proxy = proxy;
+    this.#h1 = h1;
+    this.#h2 = h2;
+    this.#log = log;
+  }
+
+  /** Binds new listeners, rebinds changed addresses, closes removed ones. Resolves when bound. */
+  async update(snapshot: Snapshot): Promise<string[]> {
+    const errors: string[] = [];
+    const wanted = new Map(snapshot.listeners.map((l) => [`${l.address}:${l.bindPort}`, l]));
+    for (const [key, b] of this.#bound) {
+      if (!wanted.has(key)) { b.server.close(); this.#bound.delete(key); }
+    }
+    for (const [key, l] of wanted) {
+      const b = this.#bound.get(key);
+      if (b !== undefined) { b.listener = l; continue; }
+      try {
+        this.#bound.set(key, await this.#bind(l));
+      } catch (e) {
+        errors.push(`listener ${l.name}: cannot bind ${l.address}:${l.bindPort}: ${(e as Error).message}`);
+      }
+    }
+    return errors;
+  }
+
+  #bind(l: Listener): Promise<BoundListener> {
+    const b: BoundListener = { server: createServer({ noDelay: true, pauseOnConnect: false }), listener: l, sockets: new Set() };
+    b.server.on('connection', (socket: Socket) => this.#onConnection(b, socket));
+    return new Promise((resolve, reject) => {
+      b.server.once('error', reject);
+      b.server.listen({ host: l.address, port: l.bindPort, backlog: 4096 }, () => {
+        b.server.removeListener('error', reject);
+        b.server.on('error', () => {});
+        resolve(b);
+      });
+    });
+  }
+
+  /** Actual bound ports (for `--port-map P=0` in tests). */
+  boundPorts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const b of this.#bound.values()) {
+      const a = b.server.address();
+      if (a !== null && typeof a === 'object') out.set(b.listener.name, a.port);
+    }
+    return out;
+  }
+
+  #onConnection(b: BoundListener, socket: Socket): void {
+    socket.on('error', () => {});
+    b.sockets.add(socket);
+    socket.once('close', () => b.sockets.delete(socket));
+    const l = b.listener;
+    if (!l.inspectsTls) {
+      const chain = l.filterChains[0]!;
+      if (chain.kind === 'tcp') { proxyTcp(socket, null, this.#conn(l, chain, socket, '', false, null), this.#proxy, this.#log); return; }
+      this.#detectPlaintext(l, chain, socket);
+      return;
+    }
+    this.#inspectTls(l, socket);
+  }
+
+  /** Plain HTTP port: HTTP/1.1, or HTTP/2 with prior knowledge (Envoy's auto codec). */
+  #detectPlaintext(l: Listener, chain: FilterChain, socket: Socket): void {
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      const conn = this.#conn(l, chain, socket, '', false, null);
+      const n = Math.min(first.length, H2_PREFACE.length);
+      if (first.length >= 3 && first.compare(H2_PREFACE, 0, n, 0, n) === 0) this.#h2.serve(socket, conn);
+      else this.#h1.serve(socket, conn);
+      socket.resume();
+    });
+  }
+
+  #inspectTls(l: Listener, socket: Socket): void {
+    let buf: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      this.#log.connectionRefused(l, socket, 'TLS ClientHello not received in time', '');
+      socket.destroy();
+    }, CLIENT_HELLO_TIMEOUT_MS);
+    const onData = (d: Buffer): void => {
+      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+      const hello = parseClientHello(buf);
+      if (hello === PeekResult.Incomplete) {
+        if (buf.length > MAX_CLIENT_HELLO) { clearTimeout(timer); socket.removeListener('data', onData); this.#log.connectionRefused(l, socket, 'ClientHello too large', ''); socket.destroy(); }
+        return;
+      }
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.pause();
+      if (hello === PeekResult.NotTls) {
+        // Plaintext on a TLS port: no filter chain matches (NR) — unless a plaintext chain exists.
+        const plain = l.filterChains.find((c) => c.tls === null && c.kind === 'http');
+        if (plain !== undefined) { socket.unshift(buf); this.#detectPlaintext(l, plain, socket); socket.resume(); return; }
+        this.#log.connectionRefused(l, socket, 'plaintext on a TLS port (no TLS ClientHello)', '');
+        socket.destroy();
+        return;
+      }
+      const chain = selectChain(l, hello.serverName);
+      if (chain === null) {
+        this.#log.connectionRefused(l, socket, `no filter chain for SNI "${hello.serverName}"`, hello.serverName);
+        socket.destroy();
+        return;
+      }
+      if (chain.kind === 'tls_passthrough') {
+        proxyTcp(socket, buf, this.#conn(l, chain, socket, hello.serverName, true, null), this.#proxy, this.#log);
+        socket.resume();
+        return;
+      }
+      socket.unshift(buf);
+      this.#terminate(l, chain, socket, hello.serverName);
+    };
+    socket.on('data', onData);
+  }
+
+  #serverTls(chain: FilterChain): ServerTlsContext | string {
+    const snap = this.#proxy.snapshot;
+    if (this.#tlsSnapshot !== snap) { this.#tls.clear(); this.#tlsSnapshot = snap; }
+    let t = this.#tls.get(chain.name);
+    if (t === undefined) {
+      t = chain.tls === null ? 'no TLS config' : buildServerTls(chain.tls, snap.secrets.size > 0 ? snap.secrets : new Map());
+      this.#tls.set(chain.name, t);
+    }
+    return t;
+  }
+
+  #terminate(l: Listener, chain: FilterChain, socket: Socket, sni: string): void {
+    const ctx = this.#serverTls(chain);
+    if (typeof ctx === 'string') {
+      this.#log.connectionRefused(l, socket, `TLS not available for chain ${chain.name}: ${ctx}`, sni);
+      socket.destroy();
+      return;
+    }
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: ctx.secureContext,
+      requestCert: ctx.requestCert,
+      rejectUnauthorized: ctx.requireCert,
+      ALPNProtocols: chain.kind === 'http' ? ['h2', 'http/1.1'] : [],
+    });
+    tls.on('error', (e: Error) => {
+      this.#log.connectionRefused(l, socket, `TLS handshake failed: ${e.message}`, sni);
+      socket.destroy();
+    });
+    tls.once('secure', () => {
+      const peer = checkPeer(ctx, tls);
+      if (typeof peer === 'string') {
+        this.#log.connectionRefused(l, socket, peer, sni);
+        tls.destroy();
+        return;
+      }
+      const conn = this.#conn(l, chain, socket, sni, true, peer);
+      if (chain.kind === 'tcp') { proxyTcp(tls, null, conn, this.#proxy, this.#log); return; }
+      if (tls.alpnProtocol === 'h2') this.#h2.serve(tls, conn);
+      else this.#h1.serve(tls, conn);
+    });
+    socket.resume();
+  }
+
+  #conn(l: Listener, chain: FilterChain, socket: Socket, sni: string, tls: boolean, peer: { subject: string; uriSans: readonly string[]; pem: string } | null): DownstreamConnection {
+    return {
+      proxy: this.#proxy,
+      remoteAddress: stripV4Mapped(socket.remoteAddress ?? ''),
+      remotePort: socket.remotePort ?? 0,
+      localAddress: stripV4Mapped(socket.localAddress ?? ''),
+      localPort: socket.localPort ?? 0,
+      listener: l,
+      chain,
+      sni,
+      tls,
+      peerSubject: peer?.subject ?? '',
+      peerUriSans: peer?.uriSans ?? [],
+      peerCertPem: peer?.pem ?? '',
+      snapshot: this.#proxy.snapshot,
+    };
+  }
+
+  /** Stops accepting; returns the number of connections still open. */
+  stopAccepting(): number {
+    this.#draining = true;
+    let open = 0;
+    for (const b of this.#bound.values()) { b.server.close(); open += b.sockets.size; }
+    return open;
+  }
+
+  openConnections(): number {
+    let n = 0;
+    for (const b of this.#bound.values()) n += b.sockets.size;
+    return n;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  closeAll(): void {
+    for (const b of this.#bound.values()) { b.server.close(); for (const s of b.sockets) s.destroy(); }
+    this.#bound.clear();
+  }
+}
+
+/** Filter chain by SNI: exact server name, then wildcard, then the chain without names. */
+export function selectChain(l: Listener, sni: string): FilterChain | null {
+  let wildcard: FilterChain | null = null;
+  let wildLen = -1;
+  let fallback: FilterChain | null = null;
+  for (const c of l.filterChains) {
+    if (c.serverNames.length === 0) { fallback ??= c; continue; }
+    for (const n of c.serverNames) {
+      if (n === sni) return c;
+      if (n.startsWith('*') && sni.endsWith(n.slice(1)) && sni.length > n.length - 1 && n.length > wildLen) { wildcard = c; wildLen = n.length; }
+    }
+  }
+  return wildcard ?? fallback;
+}
+
+function stripV4Mapped(a: string): string {
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}

@@ -1,0 +1,222 @@
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { HeaderList } from '../http/headers.js';
+import { HTTPParser, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, type LlhttpParser } from './llhttp.js';
+
+export type UpstreamResetReason = 'connection failure' | 'connection termination' | 'remote reset' | 'local reset' | 'overflow' | 'protocol error';
+
+/** The router's side of one upstream attempt. One exchange at a time per connection. */
+export interface UpstreamExchange {
+  /** HEAD (and similar): the response carries no body whatever its framing says. */
+  readonly noResponseBody: boolean;
+  onResponseHeaders(status: number, headers: HeaderList, upgrade: boolean): void;
+  onResponseData(chunk: Buffer): void;
+  onResponseComplete(trailers: HeaderList | null): void;
+  onUpstreamReset(reason: UpstreamResetReason, detail: string): void;
+  onUpgrade(socket: Duplex, head: Buffer): void;
+  /** The request body may flow again (the upstream socket drained). */
+  onRequestDrain(): void;
+}
+
+export interface ConnectionOwner {
+  onConnectionIdle(c: Http1Connection): void;
+  onConnectionClosed(c: Http1Connection): void;
+}
+
+const enum State {
+  Idle = 0,
+  Busy = 1,
+  Closed = 2,
+}
+
+/**
+ * One keep-alive HTTP/1.1 connection to an endpoint, parsed with llhttp. The parser
+ * callbacks are bound once per connection; per request only the exchange changes.
+ */
+export class Http1Connection {
+  readonly socket: Socket;
+  readonly id: number;
+  readonly localAddress: string;
+  requestsServed = 0;
+  lastUsed = 0;
+  #owner: ConnectionOwner;
+  #parser: LlhttpParser;
+  #state: State = State.Idle;
+  #exchange: UpstreamExchange | null = null;
+  #requestDone = false;
+  #responseDone = false;
+  #keepAlive = true;
+  #headersReceived = false;
+  #pendingHeaders: string[] = [];
+  #upgraded = false;
+  #paused = false;
+
+  constructor(id: number, socket: Socket, owner: ConnectionOwner) {
+    this.id = id;
+    this.socket = socket;
+    this.#owner = owner;
+    this.localAddress = `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`;
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
+    parser[kOnHeaders] = (headers: string[]): void => { this.#pendingHeaders.push(...headers); };
+    parser[kOnHeadersComplete] = this.#onHeadersComplete.bind(this);
+    parser[kOnBody] = (b: Buffer): void => { this.#exchange?.onResponseData(b); };
+    parser[kOnMessageComplete] = this.#onMessageComplete.bind(this);
+    this.#parser = parser;
+    socket.setNoDelay(true);
+    socket.on('data', this.#onData.bind(this));
+    socket.on('close', this.#onClose.bind(this));
+    socket.on('error', this.#onError.bind(this));
+    socket.on('drain', () => { this.#exchange?.onRequestDrain(); });
+  }
+
+  get busy(): boolean {
+    return this.#state === State.Busy;
+  }
+
+  get closed(): boolean {
+    return this.#state === State.Closed;
+  }
+
+  /** Starts an exchange: writes the request head (and body when it is all in hand). */
+  dispatch(ex: UpstreamExchange, head: Buffer, body: Buffer | null, requestDone: boolean): void {
+    this.#state = State.Busy;
+    this.#exchange = ex;
+    this.#requestDone = requestDone;
+    this.#responseDone = false;
+    this.#headersReceived = false;
+    this.#keepAlive = true;
+    this.requestsServed++;
+    if (body !== null && body.length > 0) {
+      this.socket.cork();
+      this.socket.write(head);
+      this.socket.write(body);
+      this.socket.uncork();
+    } else {
+      this.socket.write(head);
+    }
+  }
+
+  /** Writes a request body chunk; false = wait for onRequestDrain. */
+  writeBody(chunk: Buffer): boolean {
+    if (this.#state !== State.Busy) return true;
+    return this.socket.write(chunk);
+  }
+
+  endRequest(tail: Buffer | null): void {
+    if (this.#state !== State.Busy) return;
+    if (tail !== null) this.socket.write(tail);
+    this.#requestDone = true;
+    if (this.#responseDone) this.#finish();
+  }
+
+  pauseResponse(): void {
+    if (!this.#paused) { this.#paused = true; this.socket.pause(); }
+  }
+
+  resumeResponse(): void {
+    if (this.#paused) { this.#paused = false; this.socket.resume(); }
+  }
+
+  /** Abandons the current exchange: the connection cannot be reused. */
+  reset(): void {
+    this.#exchange = null;
+    this.destroy();
+  }
+
+  destroy(): void {
+    if (this.#state === State.Closed) return;
+    this.#state = State.Closed;
+    this.socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    const ret = this.#parser.execute(chunk);
+    if (typeof ret !== 'number') {
+      const ex = this.#exchange;
+      this.#exchange = null;
+      this.destroy();
+      ex?.onUpstreamReset('protocol error', `${ret.code ?? 'HPE'}: ${ret.reason ?? ret.message}`);
+      return;
+    }
+    if (this.#upgraded) {
+      const ex = this.#exchange;
+      this.#exchange = null;
+      this.#state = State.Closed;
+      this.socket.removeAllListeners('data');
+      this.socket.removeAllListeners('drain');
+      this.socket.removeAllListeners('close');
+      this.socket.removeAllListeners('error');
+      this.#owner.onConnectionClosed(this);
+      ex?.onUpgrade(this.socket, chunk.subarray(ret));
+    }
+  }
+
+  #onHeadersComplete(_major: number, _minor: number, headers: string[] | undefined, _method: number, _url: string, status: number, _statusText: string, upgrade: boolean, keepAlive: boolean): number {
+    let h = headers;
+    if (h === undefined) { h = this.#pendingHeaders; this.#pendingHeaders = []; }
+    // 1xx other than 101: informational, not forwarded (Envoy answers 100-continue itself).
+    if (status >= 100 && status < 200 && status !== 101) return 0;
+    this.#headersReceived = true;
+    this.#keepAlive = keepAlive;
+    const ex = this.#exchange;
+    if (status === 101 || upgrade) {
+      this.#upgraded = status === 101;
+      ex?.onResponseHeaders(status, h, this.#upgraded);
+      return 2; // skip body, treat as upgrade
+    }
+    ex?.onResponseHeaders(status, h, false);
+    if (ex !== null && ex.noResponseBody) return 1;
+    if (status === 204 || status === 304) return 1;
+    return 0;
+  }
+
+  #onMessageComplete(): void {
+    if (!this.#headersReceived) return; // end of a 1xx
+    this.#responseDone = true;
+    const ex = this.#exchange;
+    ex?.onResponseComplete(null);
+    if (!this.#keepAlive) { this.#exchange = null; this.destroy(); return; }
+    if (this.#requestDone) this.#finish();
+  }
+
+  #finish(): void {
+    this.#exchange = null;
+    if (this.#state === State.Closed) return;
+    if (!this.#keepAlive) { this.destroy(); return; }
+    this.#state = State.Idle;
+    this.lastUsed = Date.now();
+    this.#owner.onConnectionIdle(this);
+  }
+
+  #onError(err: Error): void {
+    this.#fail(`${(err as NodeJS.ErrnoException).code ?? 'error'}: ${err.message}`);
+  }
+
+  #onClose(): void {
+    // A response without framing (no content-length, not chunked) ends at close.
+    if (this.#exchange !== null && this.#headersReceived && !this.#responseDone) {
+      const r = this.#parser.finish();
+      if (r === undefined && this.#responseDone) { this.#teardown(); return; }
+    }
+    this.#fail('upstream closed the connection');
+  }
+
+  #fail(detail: string): void {
+    const ex = this.#exchange;
+    this.#exchange = null;
+    this.#state = State.Closed;
+    this.socket.destroy();
+    if (ex !== null && !this.#responseDone) ex.onUpstreamReset('connection termination', detail);
+    this.#teardown();
+  }
+
+  #teardownDone = false;
+  #teardown(): void {
+    if (this.#teardownDone) return;
+    this.#teardownDone = true;
+    this.#state = State.Closed;
+    this.#parser.close?.();
+    this.#owner.onConnectionClosed(this);
+  }
+}

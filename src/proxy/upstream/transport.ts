@@ -1,0 +1,96 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
+import type { ClientTls, Cluster, TlsSecret } from '../../compile/snapshot.js';
+import type { Connector } from './http1-pool.js';
+
+/** Client TLS for a cluster, built once per cluster version: the secure context and checks. */
+export interface ClientTlsContext {
+  readonly config: ClientTls;
+  readonly secureContext: SecureContext;
+  /** Error building it (missing secret): every connection fails with this reason. */
+  readonly error: string | null;
+}
+
+export function buildClientTls(tls: ClientTls, secrets: ReadonlyMap<string, TlsSecret>): ClientTlsContext {
+  const ca = tls.caSecret !== null ? secrets.get(tls.caSecret) : undefined;
+  const cert = tls.certSecret !== null ? secrets.get(tls.certSecret) : undefined;
+  const problems: string[] = [];
+  if (ca?.error) problems.push(ca.error);
+  if (cert?.error) problems.push(cert.error);
+  if (tls.certSecret !== null && (cert?.cert == null || cert.key == null)) problems.push(`client certificate ${tls.certSecret} has no certificate/key`);
+  try {
+    const secureContext = createSecureContext({
+      ...(ca?.ca != null ? { ca: ca.ca } : {}),
+      ...(cert?.cert != null && cert.key != null ? { cert: cert.cert, key: cert.key } : {}),
+      minVersion: 'TLSv1.2',
+    });
+    return { config: tls, secureContext, error: problems.length > 0 ? problems.join('; ') : null };
+  } catch (e) {
+    return { config: tls, secureContext: createSecureContext({}), error: `bad TLS material: ${(e as Error).message}` };
+  }
+}
+
+/** SNI Istio sends for ISTIO_MUTUAL without `sni`: the AUTO_PASSTHROUGH cluster name. */
+function meshSni(cluster: Cluster): string {
+  return `outbound_.${cluster.port}_.${cluster.subset}_.${cluster.serviceHost}`;
+}
+
+/** The SNI for a connection: explicit `sni`, else (auto-SNI) the request host. */
+export function sniFor(cluster: Cluster, tls: ClientTls, requestHost: string): string {
+  if (tls.sni !== null) return tls.sni;
+  if (tls.mode === 'ISTIO_MUTUAL') return meshSni(cluster);
+  return tls.autoSni ? requestHost : cluster.serviceHost;
+}
+
+function sanOf(cert: PeerCertificate): string[] {
+  const alt = cert.subjectaltname ?? '';
+  return alt.split(', ').map((s) => s.replace(/^(DNS|URI|IP Address):/, '')).filter((s) => s !== '');
+}
+
+/**
+ * The transport to one endpoint: TCP, or TLS originated per the cluster's DestinationRule:
+ * verified against the CA (system roots when none is given), the SANs checked against
+ * `subjectAltNames` or, when none are set, against the SNI host (Istio ≥1.21 auto SAN check).
+ */
+export function makeConnector(address: string, port: number, tls: ClientTlsContext | null, sni: string, localAddress: string | null): Connector {
+  if (tls === null) {
+    return (onReady, onFail) => {
+      const s: Socket = netConnect({ host: address, port, ...(localAddress !== null ? { localAddress } : {}) });
+      s.once('connect', () => { s.removeListener('error', onErr); onReady(s); });
+      const onErr = (e: Error): void => onFail(`${(e as NodeJS.ErrnoException).code ?? 'error'}: ${e.message}`);
+      s.once('error', onErr);
+      return () => s.destroy();
+    };
+  }
+  const cfg = tls.config;
+  const verify = !cfg.insecureSkipVerify;
+  return (onReady, onFail) => {
+    if (tls.error !== null) {
+      queueMicrotask(() => onFail(`TLS_error: ${tls.error}`));
+      return () => {};
+    }
+    const s = tlsConnect({
+      host: address,
+      port,
+      secureContext: tls.secureContext,
+      ...(sni !== '' && !/^[\d.:]+$/.test(sni) ? { servername: sni } : {}),
+      rejectUnauthorized: verify,
+      ALPNProtocols: ['http/1.1'],
+      ...(localAddress !== null ? { localAddress } : {}),
+      checkServerIdentity: (host, cert) => {
+        if (!verify) return undefined;
+        if (cfg.subjectAltNames.length > 0) {
+          const sans = sanOf(cert);
+          if (cfg.subjectAltNames.some((want) => sans.includes(want))) return undefined;
+          return new Error(`peer certificate SANs [${sans.join(', ')}] do not include any of [${cfg.subjectAltNames.join(', ')}]`);
+        }
+        if (cfg.mode === 'ISTIO_MUTUAL') return undefined; // any mesh identity signed by the mesh CA
+        return checkServerIdentity(sni !== '' ? sni : host, cert);
+      },
+    });
+    s.once('secureConnect', () => { s.removeListener('error', onErr); onReady(s); });
+    const onErr = (e: Error): void => onFail(`TLS_error: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`.trim());
+    s.once('error', onErr);
+    return () => s.destroy();
+  };
+}

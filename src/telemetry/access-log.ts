@@ -1,0 +1,85 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { getHeader } from '../proxy/http/headers.js';
+import { formatResponseFlags } from '../proxy/http/response-flags.js';
+import type { HttpStream } from '../proxy/http/stream.js';
+import type { TcpSession } from '../proxy/tcp/tcp-session.js';
+
+/** Where access log lines go: stdout by default, a file, or nowhere. */
+export type AccessLogTarget = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'off' };
+
+/** Lines are batched per event-loop turn (or per 64 KiB) instead of one write per request. */
+const FLUSH_BYTES = 64 * 1024;
+
+function dash(v: string | undefined): string {
+  return v === undefined || v === '' ? '-' : v;
+}
+
+function addr(a: string, p: number): string {
+  if (a === '') return '-';
+  return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`;
+}
+
+/**
+ * Istio's default TEXT access log line (meshConfig.accessLogFormat unset):
+ * [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%
+ * %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS%
+ * "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION%
+ * %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%"
+ * "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW%
+ * %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS%
+ * %REQUESTED_SERVER_NAME% %ROUTE_NAME%
+ */
+export function formatHttpLine(s: HttpStream): string {
+  const c = s.conn;
+  const duration = Math.round(performance.now() - s.startMs);
+  const path = s.originalPath !== '' ? s.originalPath : s.path;
+  return `[${new Date(s.startWall).toISOString()}] "${s.method} ${path} ${s.protocol}" ${s.responseCode} ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} ${dash(s.connectionTerminationDetails)} "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} ${s.upstreamServiceTimeMs >= 0 ? s.upstreamServiceTimeMs : '-'} "${dash(getHeader(s.headers, 'x-forwarded-for'))}" "${dash(getHeader(s.headers, 'user-agent'))}" "${dash(s.requestId)}" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} ${dash(s.route?.name)}\n`;
+}
+
+/** The same format for a TCP connection: method/path/protocol are `-`, response code 0. */
+export function formatTcpLine(s: TcpSession): string {
+  const c = s.conn;
+  const duration = Math.round(performance.now() - s.startMs);
+  return `[${new Date(s.startWall).toISOString()}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "-" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
+}
+
+export class AccessLog {
+  readonly #out: NodeJS.WritableStream | WriteStream | null;
+  #buf = '';
+  #scheduled = false;
+  readonly #flushBound = (): void => this.flush();
+
+  constructor(target: AccessLogTarget) {
+    this.#out = target.kind === 'off' ? null : target.kind === 'stdout' ? process.stdout : createWriteStream(target.path, { flags: 'a' });
+  }
+
+  get enabled(): boolean {
+    return this.#out !== null;
+  }
+
+  write(line: string): void {
+    if (this.#out === null) return;
+    this.#buf += line;
+    if (this.#buf.length >= FLUSH_BYTES) { this.flush(); return; }
+    if (!this.#scheduled) { this.#scheduled = true; setImmediate(this.#flushBound); }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#buf === '' || this.#out === null) return;
+    const b = this.#buf;
+    this.#buf = '';
+    this.#out.write(b);
+  }
+
+  /** Flushes and waits until the bytes left the process (shutdown: no line is lost). */
+  close(): Promise<void> {
+    this.flush();
+    const out = this.#out;
+    return new Promise((resolve) => {
+      if (out === null) { resolve(); return; }
+      if (out === process.stdout) { out.write('', () => resolve()); return; }
+      (out as WriteStream).end(() => resolve());
+    });
+  }
+}
