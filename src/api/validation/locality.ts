@@ -44,6 +44,8 @@ function localitiesError(localities: readonly string[]): string | undefined {
 
 /** Needs the sibling outlierDetection: failover only works with outlier detection. */
 export function checkLocalityLb(lb: LocalityLb, path: Path, ctx: ValidationContext, hasOutlier: boolean): void {
+  // Both set is already reported (oneof); Istio checks nothing further then.
+  if ((lb.distribute?.length ?? 0) > 0 && (lb.failover?.length ?? 0) > 0) return;
   if ((lb.failover?.length ?? 0) > 0) {
     for (const l of lb.failoverPriority ?? []) {
       if (TOPOLOGY_LABELS.includes(l)) {

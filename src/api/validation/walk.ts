@@ -59,10 +59,8 @@ function walkNode(v: unknown, s: Schema, path: Path, ctx: ValidationContext): bo
   switch (s.t) {
     case 'string':
       if (typeof v !== 'string') return typeError('a string', v, path, ctx);
-      if (s.nonEmpty === true && v === '') {
-        ctx.error(path, 'must not be empty');
-        return false;
-      }
+      // Rules below report an error but keep the value well-typed, so hooks still run.
+      if (s.nonEmpty === true && v === '') ctx.error(path, 'must not be empty');
       ok = true;
       break;
     case 'int':
@@ -104,11 +102,9 @@ function walkNode(v: unknown, s: Schema, path: Path, ctx: ValidationContext): bo
       for (let i = 0; i < v.length; i++) if (!walk(v[i], s.items, [...path, i], ctx)) ok = false;
       if (s.minItems !== undefined && v.length < s.minItems) {
         ctx.error(path, s.minItems === 1 ? 'must have at least one item' : `must have at least ${s.minItems} items`);
-        ok = false;
       }
       if (s.maxItems !== undefined && v.length > s.maxItems) {
         ctx.error(path, `has ${v.length} items; at most ${s.maxItems} allowed`);
-        ok = false;
       }
       break;
     }
@@ -190,7 +186,6 @@ function walkObject(v: unknown, s: ObjectSchema, path: Path, ctx: ValidationCont
       const set = group.filter((g) => v[g] !== undefined);
       if (set.length > 1) {
         ctx.error([...path, set[1]!], `only one of ${group.map((g) => `"${g}"`).join(', ')} may be set; found ${set.map((g) => `"${g}"`).join(' and ')}`, `keep one of ${set.join(' / ')} and remove the other`);
-        ok = false;
       }
     }
   }
