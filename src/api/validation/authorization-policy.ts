@@ -53,8 +53,9 @@ function pathTemplateError(path: string): string | undefined {
   const templated = path.includes('{*}') || path.includes('{**}');
   let sawAny = false;
   for (const glob of path.replace(/^\/+|\/+$/g, '').split('/')) {
+    // Envoy's URI templates allow nothing after `{**}`; Istio only rejects a later operator.
+    if (sawAny) return `invalid or unsupported path ${path}: {**} is not the last segment`;
     if (glob === '{*}' || glob === '{**}') {
-      if (sawAny) return `invalid or unsupported path ${path}: {**} is not the last operator`;
       if (glob === '{**}') sawAny = true;
       continue;
     }

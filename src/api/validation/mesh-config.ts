@@ -19,6 +19,12 @@ const o = (fields: Record<string, Schema>, opts: Omit<ObjectSchema, 't' | 'field
 
 const port = uint32({ max: 65535 });
 
+// MeshConfig.ExtensionProvider oneof members; their contents are checked where they are used.
+const PROVIDER_KINDS = [
+  'envoyExtAuthzHttp', 'envoyExtAuthzGrpc', 'zipkin', 'lightstep', 'datadog', 'stackdriver', 'opencensus', 'skywalking',
+  'opentelemetry', 'prometheus', 'envoyFileAccessLog', 'envoyHttpAls', 'envoyTcpAls', 'envoyOtelAls', 'sds',
+];
+
 const meshSchema = o({
   proxyListenPort: port,
   proxyInboundListenPort: port,
@@ -56,7 +62,7 @@ const meshSchema = o({
   enablePrometheusMerge: bool(),
   verifyCertificateAtClient: bool(),
   ca: anyValue(),
-  extensionProviders: list(o({ name: str({ nonEmpty: true }) }, { required: ['name'] })),
+  extensionProviders: list(o({ name: str({ nonEmpty: true }), ...Object.fromEntries(PROVIDER_KINDS.map((k) => [k, anyValue()])) }, { required: ['name'] })),
   defaultProviders: o({ tracing: stringList(), metrics: stringList(), accessLogging: stringList() }),
   discoverySelectors: list(anyValue()),
   pathNormalization: o({ normalization: enumOf(['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']) }),

@@ -65,18 +65,12 @@ function walkNode(v: unknown, s: Schema, path: Path, ctx: ValidationContext): bo
       break;
     case 'int':
       if (typeof v !== 'number' || !Number.isInteger(v)) return typeError('an integer', v, path, ctx);
-      if (v < s.min || v > s.max) {
-        ctx.error(path, `${v} is out of range ${s.min}..${s.max}`);
-        return false;
-      }
+      if (v < s.min || v > s.max) ctx.error(path, `${v} is out of range ${s.min}..${s.max}`);
       ok = true;
       break;
     case 'number':
       if (typeof v !== 'number' || !Number.isFinite(v)) return typeError('a number', v, path, ctx);
-      if ((s.min !== undefined && v < s.min) || (s.max !== undefined && v > s.max)) {
-        ctx.error(path, `${v} is out of range ${s.min ?? '-∞'}..${s.max ?? '∞'}`);
-        return false;
-      }
+      if ((s.min !== undefined && v < s.min) || (s.max !== undefined && v > s.max)) ctx.error(path, `${v} is out of range ${s.min ?? '-∞'}..${s.max ?? '∞'}`);
       ok = true;
       break;
     case 'bool':
@@ -195,8 +189,8 @@ function walkObject(v: unknown, s: ObjectSchema, path: Path, ctx: ValidationCont
 function reportUnknown(k: string, s: ObjectSchema, path: Path, ctx: ValidationContext): void {
   const known = Object.keys(s.fields);
   const hint = s.hints?.[k];
-  const msg = `unknown field "${k}"${hint === undefined ? didYouMean(k, known) : ''}`;
+  const guess = hint === undefined ? didYouMean(k, known) : '';
   const fix = hint ?? `remove it or fix the spelling; fields allowed here: ${known.join(', ')}`;
-  if (s.unknown === 'warn') ctx.warning(path, `${msg}; it is ignored`, fix, CODE_UNKNOWN_FIELD_WARN);
-  else ctx.error(path, msg, fix);
+  if (s.unknown === 'warn') ctx.warning(path, `unknown field "${k}" is ignored${guess}`, fix, CODE_UNKNOWN_FIELD_WARN);
+  else ctx.error(path, `unknown field "${k}"${guess}`, fix);
 }
