@@ -103,8 +103,12 @@ export function checkServerTls(server: Server, path: Path, ctx: ValidationContex
 /** Plain HTTP servers: only `httpsRedirect` means anything (validateServer's HTTP branch). */
 function checkPlainHttpTls(tls: ServerTLSSettings, proto: string, tp: Path, ctx: ValidationContext): void {
   const mode = tls.mode ?? 'PASSTHROUGH';
+  if (mode === 'AUTO_PASSTHROUGH') {
+    ctx.error([...tp, 'mode'], `AUTO_PASSTHROUGH requires protocol TLS (found ${proto})`, 'set port.protocol: TLS, or remove the mode from this plain HTTP server');
+    return;
+  }
   const files = ['serverCertificate', 'privateKey', 'caCertificates'].filter((f) => set(tls[f as keyof ServerTLSSettings] as string | undefined));
-  if ((mode !== 'PASSTHROUGH' && mode !== 'AUTO_PASSTHROUGH') || files.length > 0) {
+  if (mode !== 'PASSTHROUGH' || files.length > 0) {
     ctx.error(tls.mode !== undefined ? [...tp, 'mode'] : [...tp, files[0]!], `server cannot have TLS settings for plain text ${proto} ports (found ${tls.mode !== undefined ? `mode ${tls.mode}` : files.join(', ')})`, 'to serve HTTPS add a second server with protocol HTTPS and this tls block; on the plain HTTP server keep only tls.httpsRedirect');
     return;
   }

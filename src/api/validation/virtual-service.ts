@@ -9,7 +9,7 @@ import { checkIstioDocument } from './document.js';
 import { hostFix, hostsIntersect, hostSubsetOf, isDns1123Label, isIpAddress, wildcardDomainError } from './names.js';
 import { ipOrCidrError } from './net.js';
 import { list, map, obj, str, stringList } from './schema.js';
-import { checkWeights, routeDestinationSchema } from './virtual-service-actions.js';
+import { checkWeights, CODE_NO_EFFECT, routeDestinationSchema } from './virtual-service-actions.js';
 import { gatewayNameErrors, MESH_GATEWAY } from './virtual-service-gateways.js';
 import { checkHttpRoute, httpRouteSchema, type HttpRouteType } from './virtual-service-http.js';
 import { isPlainObject, shaped } from './walk.js';
@@ -58,10 +58,8 @@ function checkHosts(spec: VirtualServiceSpec, v: VsView, ctx: ValidationContext)
     const e = v.appliesToGateway ? gatewayHostError(h, sni) : wildcardDomainError(h);
     if (e !== undefined) {
       if (isIpAddress(h)) {
-        if (!v.appliesToGateway) {
-          ctx.error(p, `IP address host "${h}" is only supported for VirtualServices bound to gateways`, 'use the service host name, or bind the VirtualService to a gateway');
-          allValid = false;
-        }
+        // Istio accepts IP hosts everywhere, but sidecars never see an IP as Host/SNI.
+        if (!v.appliesToGateway) ctx.warning(p, `IP address host "${h}" only matches at gateways (Host: ${h}); sidecars route by service name`, 'use the service host name, or bind the VirtualService to a gateway', CODE_NO_EFFECT);
         return;
       }
       ctx.error(p, e, hostFix(h));
