@@ -9,7 +9,7 @@ import { suggest } from './did-you-mean.js';
 import { checkIstioDocument } from './document.js';
 import { ipOrCidrError, portStringError } from './net.js';
 import { enumOf, list, obj, str, stringList } from './schema.js';
-import { isPlainObject, shaped } from './walk.js';
+import { cleanItems, isPlainObject, shaped } from './walk.js';
 
 const SOURCE_FIELDS = ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces', 'serviceAccounts', 'notServiceAccounts', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const;
 const OPERATION_FIELDS = ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
@@ -153,13 +153,11 @@ function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, ctx: Validation
   const noRules = spec.rules === undefined || (Array.isArray(spec.rules) && spec.rules.length === 0);
   if (action === 'CUSTOM') {
     if (noRules) ctx.error(['spec'], 'CUSTOM action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request', 'add rules: [{}]');
-    else if (spec.provider === undefined || spec.provider.name === '') ctx.error(['spec', 'provider'], '`provider.name` must not be empty', 'name an extension provider from meshConfig.extensionProviders');
+    else if (!shaped(spec.provider) || spec.provider?.name === '') ctx.error(['spec', 'provider'], '`provider.name` must not be empty', 'name an extension provider from meshConfig.extensionProviders');
   }
   if (spec.provider !== undefined && action !== 'CUSTOM') ctx.error(['spec', 'provider'], `\`provider\` must not be with non CUSTOM action, found ${action}`, 'set action: CUSTOM, or remove provider');
   if (action === 'DENY' && noRules) ctx.error(['spec'], 'DENY action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request', 'add rules: [{}] to deny everything');
-  (Array.isArray(spec.rules) ? spec.rules : []).forEach((r, i) => {
-    if (shaped(r)) checkRule(r, ['spec', 'rules', i], ctx, action);
-  });
+  for (const [r, i] of cleanItems(spec.rules)) checkRule(r, ['spec', 'rules', i], ctx, action);
   checkDryRun(spec, ctx);
 }
 

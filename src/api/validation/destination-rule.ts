@@ -1,14 +1,14 @@
 // DestinationRule: CRD shape and istio/istio ValidateDestinationRule — host, unique DNS-label
 // subset names, traffic policies (traffic-policy.ts), exportTo with a workloadSelector.
 
-import type { DestinationRuleSpec, Subset } from '../types.js';
+import type { Subset } from '../types.js';
 import type { KindValidator, Path, ValidationContext } from './context.js';
 import { checkExportTo, checkLabels, subsetNameError, workloadSelectorSchema } from './common.js';
 import { checkIstioDocument } from './document.js';
 import { hostFix, wildcardDomainError } from './names.js';
 import { list, map, obj, str, stringList } from './schema.js';
 import { trafficPolicySchema } from './traffic-policy.js';
-import { isPlainObject, shaped } from './walk.js';
+import { cleanItems, isPlainObject, shaped } from './walk.js';
 
 function checkSubset(s: Subset, path: Path, ctx: ValidationContext): void {
   const e = subsetNameError(s.name);
@@ -27,22 +27,22 @@ const drSpecSchema = obj(
   { required: ['host'] },
 );
 
-function checkDestinationRule(spec: DestinationRuleSpec, ctx: ValidationContext): void {
-  if (typeof spec.host === 'string') {
-    const e = wildcardDomainError(spec.host);
-    if (e !== undefined) ctx.error(['spec', 'host'], e, hostFix(spec.host));
+/** Cross-field rules on the well-shaped parts of the spec. */
+function checkDestinationRule(raw: Record<string, unknown>, ctx: ValidationContext): void {
+  if (typeof raw.host === 'string') {
+    const e = wildcardDomainError(raw.host);
+    if (e !== undefined) ctx.error(['spec', 'host'], e, hostFix(raw.host));
   }
   const names = new Map<string, number>();
-  (Array.isArray(spec.subsets) ? spec.subsets : []).forEach((s, i) => {
-    if (!shaped(s)) return;
+  for (const [s, i] of cleanItems(raw.subsets as Subset[])) {
     const prev = names.get(s.name);
     if (prev !== undefined) ctx.error(['spec', 'subsets', i, 'name'], `duplicate subset names: ${s.name} (also subsets[${prev}])`, 'give each subset a unique name');
     else names.set(s.name, i);
-  });
-  if (shaped(spec.exportTo)) checkExportTo(spec.exportTo, ['spec', 'exportTo'], ctx, { drWithSelector: spec.workloadSelector !== undefined });
+  }
+  if (shaped(raw.exportTo)) checkExportTo(raw.exportTo as string[], ['spec', 'exportTo'], ctx, { drWithSelector: raw.workloadSelector !== undefined });
 }
 
 export const validateDestinationRule: KindValidator = (body, ctx) => {
   checkIstioDocument(body, drSpecSchema, ctx, true);
-  if (isPlainObject(body.spec)) checkDestinationRule(body.spec as unknown as DestinationRuleSpec, ctx);
+  if (isPlainObject(body.spec)) checkDestinationRule(body.spec, ctx);
 };

@@ -9,7 +9,7 @@ import { alphaWorkloadSelectorSchema, targetRefSchema } from './common.js';
 import { checkIstioDocument } from './document.js';
 import { CODE_INVALID_REGEXP, re2Error } from './regex.js';
 import { anyValue, enumOf, int32, list, map, obj, str, uint32 } from './schema.js';
-import { isPlainObject, shaped } from './walk.js';
+import { cleanItems, isPlainObject } from './walk.js';
 
 const APPLY_TO = ['INVALID', 'LISTENER', 'FILTER_CHAIN', 'NETWORK_FILTER', 'HTTP_FILTER', 'ROUTE_CONFIGURATION', 'VIRTUAL_HOST', 'HTTP_ROUTE', 'CLUSTER', 'EXTENSION_CONFIG', 'BOOTSTRAP', 'LISTENER_FILTER'];
 const OPERATIONS = ['INVALID', 'MERGE', 'ADD', 'REMOVE', 'INSERT_BEFORE', 'INSERT_AFTER', 'INSERT_FIRST', 'REPLACE'];
@@ -144,9 +144,7 @@ function checkEnvoyFilter(spec: EnvoyFilterSpec, ctx: ValidationContext): void {
   if (spec.workloadSelector !== undefined && (spec.targetRefs?.length ?? 0) > 0) {
     ctx.error(['spec', 'targetRefs'], 'only one of targetRefs or workloadSelector can be set');
   }
-  (Array.isArray(spec.configPatches) ? spec.configPatches : []).forEach((cp, i) => {
-    if (shaped(cp)) checkPatch(cp, ['spec', 'configPatches', i], ctx);
-  });
+  for (const [cp, i] of cleanItems(spec.configPatches)) checkPatch(cp, ['spec', 'configPatches', i], ctx);
 }
 
 export const validateEnvoyFilter: KindValidator = (body, ctx) => {

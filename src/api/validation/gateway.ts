@@ -1,7 +1,7 @@
 // Gateway: CRD shape plus istio/istio ValidateGateway / validateServer / validateServerPort /
 // validateServerBind. TLS rules live in gateway-tls.ts.
 
-import type { GatewaySpec, Server } from '../types.js';
+import type { Server } from '../types.js';
 import type { KindValidator, Path, ValidationContext } from './context.js';
 import { protocolClass, protocolSchema } from './common.js';
 import { checkIstioDocument } from './document.js';
@@ -9,7 +9,7 @@ import { checkServerTls, serverTlsSchema } from './gateway-tls.js';
 import { hostFix, isDns1123Label, isIpAddress, namespacedHostErrors } from './names.js';
 import { portError } from './net.js';
 import { list, map, obj, str, stringList, uint32 } from './schema.js';
-import { isPlainObject, shaped } from './walk.js';
+import { cleanItems, isPlainObject, shaped } from './walk.js';
 
 export const CODE_UNSUPPORTED = 'SLU0120';
 
@@ -63,13 +63,11 @@ function checkServer(s: Server, path: Path, ctx: ValidationContext): void {
   }
 }
 
-/** Cross-server rules; runs after the walk and skips servers that are ill-shaped. */
-function checkGatewaySpec(spec: GatewaySpec, path: Path, ctx: ValidationContext): void {
+/** Cross-server rules; runs after the walk on the well-shaped servers only. */
+function checkGatewaySpec(raw: Record<string, unknown>, path: Path, ctx: ValidationContext): void {
   const portNames = new Map<string, number>();
   const serverNames = new Map<string, number>();
-  if (!Array.isArray(spec.servers)) return;
-  spec.servers.forEach((s, i) => {
-    if (!shaped(s)) return;
+  for (const [s, i] of cleanItems(raw.servers as Server[])) {
     const prev = portNames.get(s.port.name);
     if (prev !== undefined) ctx.error([...path, 'servers', i, 'port', 'name'], `port names in servers must be unique: duplicate name ${s.port.name} (also servers[${prev}])`, `rename it, e.g. "${s.port.name}-${s.port.number}"`);
     else portNames.set(s.port.name, i);
@@ -78,12 +76,11 @@ function checkGatewaySpec(spec: GatewaySpec, path: Path, ctx: ValidationContext)
       if (p !== undefined) ctx.warning([...path, 'servers', i, 'name'], `server name "${s.name}" is also used by servers[${p}]; stats prefixes will collide`, 'give each server a unique name');
       else serverNames.set(s.name, i);
     }
-  });
-  if (spec.selector !== undefined && shaped(spec.selector)) {
-    for (const [k, v] of Object.entries(spec.selector)) {
-      if (k === '') ctx.error([...path, 'selector', k], 'empty label key in selector');
-      if (v.includes('*')) ctx.error([...path, 'selector', k], `wildcard is not supported in selector: "${k}=${v}"`);
-    }
+  }
+  const selector = shaped(raw.selector) ? (raw.selector as Record<string, string>) : {};
+  for (const [k, v] of Object.entries(selector)) {
+    if (k === '') ctx.error([...path, 'selector', k], 'empty label key in selector');
+    if (v.includes('*')) ctx.error([...path, 'selector', k], `wildcard is not supported in selector: "${k}=${v}"`);
   }
 }
 
@@ -91,5 +88,5 @@ export const validateGateway: KindValidator = (body, ctx) => {
   const name = ctx.resource.metadata.name;
   if (!isDns1123Label(name)) ctx.error(['metadata', 'name'], `invalid gateway name: "${name}" (must be a DNS label: no dots)`, `rename it, e.g. "${name.toLowerCase().replace(/[^a-z0-9-]/g, '-')}"`);
   checkIstioDocument(body, gatewaySpecSchema, ctx, true);
-  if (isPlainObject(body.spec)) checkGatewaySpec(body.spec as unknown as GatewaySpec, ['spec'], ctx);
+  if (isPlainObject(body.spec)) checkGatewaySpec(body.spec, ['spec'], ctx);
 };

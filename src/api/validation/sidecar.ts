@@ -12,7 +12,7 @@ import { fqdnError, isDns1123Label, isIpAddress, namespacedHostErrors } from './
 import { portError } from './net.js';
 import { enumOf, list, obj, str, stringList, uint32 } from './schema.js';
 import { connectionPoolSchema } from './traffic-policy.js';
-import { isPlainObject, shaped } from './walk.js';
+import { cleanItems, isPlainObject, shaped } from './walk.js';
 import { unixAddressError } from './workload-entry.js';
 
 const sidecarPortSchema = obj({ number: uint32(), protocol: protocolSchema, name: str(), targetPort: uint32() });
@@ -67,15 +67,16 @@ function checkDefaultEndpoint(ep: string, path: Path, ctx: ValidationContext): v
   if (e !== undefined) ctx.error(path, e);
 }
 
-function checkSidecar(spec: SidecarSpec & { inboundConnectionPool?: unknown }, ctx: ValidationContext): void {
-  const ingress = Array.isArray(spec.ingress) ? spec.ingress : [];
-  const egress = Array.isArray(spec.egress) ? spec.egress : [];
-  if (ingress.length === 0 && egress.length === 0 && spec.outboundTrafficPolicy === undefined && spec.inboundConnectionPool === undefined) {
+type Egress = NonNullable<SidecarSpec['egress']>[number];
+
+function checkSidecar(spec: Record<string, unknown>, ctx: ValidationContext): void {
+  const count = (x: unknown): number => (Array.isArray(x) ? x.length : 0);
+  const egressCount = count(spec.egress);
+  if (count(spec.ingress) === 0 && egressCount === 0 && spec.outboundTrafficPolicy === undefined && spec.inboundConnectionPool === undefined) {
     ctx.error(['spec'], 'sidecar: empty configuration provided', 'add egress hosts, ingress listeners or outboundTrafficPolicy');
   }
   const ports = new Set<number>();
-  ingress.forEach((raw, i) => {
-    if (!shaped(raw)) return;
+  for (const [raw, i] of cleanItems(spec.ingress as unknown[])) {
     const ing = raw as { port: SidecarPort; bind?: string; defaultEndpoint?: string; tls?: { subjectAltNames?: string[]; httpsRedirect?: boolean; credentialName?: string; mode?: string } };
     const p = ['spec', 'ingress', i];
     checkPortAndBind(ing.port, ing.bind, p, ctx, false);
@@ -89,16 +90,15 @@ function checkSidecar(spec: SidecarSpec & { inboundConnectionPool?: unknown }, c
       if ((tls.credentialName ?? '') !== '') ctx.error([...p, 'tls', 'credentialName'], 'sidecar: credentialName is not currently supported');
       if (tls.mode === 'ISTIO_MUTUAL' || tls.mode === 'AUTO_PASSTHROUGH') ctx.error([...p, 'tls', 'mode'], `configuration is invalid: cannot set mode to ${tls.mode} in sidecar ingress tls`);
     }
-  });
+  }
   const egressPorts = new Set<number>();
   const sockets = new Set<string>();
   let catchAll = false;
-  egress.forEach((e, i) => {
-    if (!shaped(e)) return;
+  for (const [e, i] of cleanItems(spec.egress as Egress[])) {
     const p = ['spec', 'egress', i];
     if (e.port === undefined) {
       if (catchAll) ctx.error(p, 'sidecar: egress can have only one listener with empty port');
-      else if (i !== egress.length - 1) ctx.error(p, 'sidecar: the egress listener with empty port should be the last listener in the list', 'move it to the end');
+      else if (i !== egressCount - 1) ctx.error(p, 'sidecar: the egress listener with empty port should be the last listener in the list', 'move it to the end');
       catchAll = true;
     } else {
       checkPortAndBind(e.port, e.bind, p, ctx, true, e.captureMode);
@@ -114,9 +114,9 @@ function checkSidecar(spec: SidecarSpec & { inboundConnectionPool?: unknown }, c
     e.hosts.forEach((h, j) => {
       for (const msg of namespacedHostErrors(h, false)) ctx.error([...p, 'hosts', j], msg, 'write egress hosts as namespace/dnsName, e.g. "./*", "istio-system/*" or "*/api.example.com"');
     });
-  });
-  const otp = spec.outboundTrafficPolicy;
-  if (otp !== undefined && shaped(otp) && otp.egressProxy !== undefined) {
+  }
+  const otp = shaped(spec.outboundTrafficPolicy) ? (spec.outboundTrafficPolicy as NonNullable<SidecarSpec['outboundTrafficPolicy']>) : undefined;
+  if (otp?.egressProxy !== undefined) {
     const p = ['spec', 'outboundTrafficPolicy', 'egressProxy'];
     if (otp.mode !== 'ALLOW_ANY') ctx.error(p, 'sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode', 'set mode: ALLOW_ANY');
     const fe = fqdnError(otp.egressProxy.host);
@@ -127,5 +127,5 @@ function checkSidecar(spec: SidecarSpec & { inboundConnectionPool?: unknown }, c
 
 export const validateSidecar: KindValidator = (body, ctx) => {
   checkIstioDocument(body, sidecarSpecSchema, ctx, true);
-  if (isPlainObject(body.spec)) checkSidecar(body.spec as unknown as SidecarSpec, ctx);
+  if (isPlainObject(body.spec)) checkSidecar(body.spec, ctx);
 };

@@ -23,7 +23,6 @@ import {
   rewriteSchema,
 } from './virtual-service-actions.js';
 import { gatewayNameErrors } from './virtual-service-gateways.js';
-import { shaped } from './walk.js';
 
 export const httpMatchSchema = obj({
   name: str(),
@@ -67,12 +66,10 @@ export type HttpRouteType = 'independent' | 'root' | 'delegate';
 /** Checks one shaped http rule; `gatewayVs` says whether the VS applies only to gateways. */
 export function checkHttpRoute(r: HTTPRoute, path: Path, ctx: ValidationContext, type: HttpRouteType, gatewayVs: boolean): void {
   checkConflicts(r, path, ctx, type);
-  (r.match ?? []).forEach((m, i) => {
-    if (shaped(m)) checkHttpMatch(m, [...path, 'match', i], ctx, type, gatewayVs);
-  });
+  (r.match ?? []).forEach((m, i) => checkHttpMatch(m, [...path, 'match', i], ctx, type, gatewayVs));
   checkAuthoritySetOnce(r.rewrite?.authority, r.headers, path, ctx);
   if (r.mirrorPercent !== undefined && r.mirrorPercent > 100) ctx.error([...path, 'mirrorPercent'], `mirror_percent must have a max value of 100 (it has ${r.mirrorPercent})`);
-  if (Array.isArray(r.route) && shaped(r.route)) checkWeights(r.route, [...path, 'route'], ctx);
+  if (r.route !== undefined) checkWeights(r.route, [...path, 'route'], ctx);
 }
 
 function checkConflicts(r: HTTPRoute, path: Path, ctx: ValidationContext, type: HttpRouteType): void {

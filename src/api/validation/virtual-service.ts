@@ -2,7 +2,7 @@
 // and mesh variants), delegation, `tls:`/`tcp:` rules with sniHosts inside the hosts, exportTo.
 // `http:` rules are in virtual-service-http.ts.
 
-import type { TCPRoute, TLSRoute, VirtualServiceSpec } from '../types.js';
+import type { HTTPRoute, TCPRoute, TLSRoute } from '../types.js';
 import type { KindValidator, Path, ValidationContext } from './context.js';
 import { checkExportTo, checkLabels, portNumberSchema } from './common.js';
 import { checkIstioDocument } from './document.js';
@@ -12,7 +12,7 @@ import { list, map, obj, str, stringList } from './schema.js';
 import { checkWeights, CODE_NO_EFFECT, routeDestinationSchema } from './virtual-service-actions.js';
 import { gatewayNameErrors, MESH_GATEWAY } from './virtual-service-gateways.js';
 import { checkHttpRoute, httpRouteSchema, type HttpRouteType } from './virtual-service-http.js';
-import { isPlainObject, shaped } from './walk.js';
+import { cleanItems, isPlainObject, shaped } from './walk.js';
 
 const l4MatchFields = {
   destinationSubnets: stringList(),
@@ -49,8 +49,7 @@ interface VsView {
   appliesToGateway: boolean;
 }
 
-function checkHosts(spec: VirtualServiceSpec, v: VsView, ctx: ValidationContext): void {
-  const sni = (spec.tls ?? []).some((r) => shaped(r) && r.match.some((m) => m.sniHosts.length > 0));
+function checkHosts(sni: boolean, v: VsView, ctx: ValidationContext): void {
   const appliesToMesh = !v.appliesToGateway;
   let allValid = true;
   v.hosts.forEach((h, i) => {
@@ -116,39 +115,41 @@ function checkTcpRoute(r: TCPRoute, path: Path, ctx: ValidationContext): void {
   if (r.route !== undefined) checkWeights(r.route, [...path, 'route'], ctx);
 }
 
-/** Cross-field rules; each part is checked only if it is shaped. */
-function checkVirtualService(spec: VirtualServiceSpec, ctx: ValidationContext): void {
-  const hosts = shaped(spec.hosts) ? (spec.hosts ?? []) : [];
-  const gateways = shaped(spec.gateways) ? (spec.gateways ?? []) : [];
+/** The well-shaped strings of a string list. */
+const strings = (v: unknown): string[] => cleanItems(v as string[]).map(([x]) => x);
+
+/** Cross-field rules on the well-shaped parts of the spec (lists item by item). */
+function checkVirtualService(raw: Record<string, unknown>, ctx: ValidationContext): void {
+  const hosts = strings(raw.hosts);
+  const gateways = strings(raw.gateways);
+  const http = cleanItems(raw.http as HTTPRoute[]);
+  const tls = cleanItems(raw.tls as TLSRoute[]);
+  const tcp = cleanItems(raw.tcp as TCPRoute[]);
   const v: VsView = { hosts, gateways, appliesToGateway: gateways.length > 0 && !gateways.includes(MESH_GATEWAY) };
-  const isDelegate = spec.hosts === undefined || (Array.isArray(spec.hosts) && spec.hosts.length === 0);
+  const isDelegate = raw.hosts === undefined || (Array.isArray(raw.hosts) && raw.hosts.length === 0);
+  const count = (x: unknown): number => (Array.isArray(x) ? x.length : 0);
   if (isDelegate) {
-    if (gateways.length > 0) ctx.error(['spec', 'gateways'], 'delegate virtual service must have no gateways specified', 'a VirtualService without hosts is a delegate; add hosts, or remove gateways (the root VirtualService binds them)');
-    if ((spec.tls?.length ?? 0) > 0) ctx.error(['spec', 'tls'], 'delegate virtual service must have no tls route specified', 'only http rules can be delegated; add hosts to make this a root VirtualService');
-    if ((spec.tcp?.length ?? 0) > 0) ctx.error(['spec', 'tcp'], 'delegate virtual service must have no tcp route specified', 'only http rules can be delegated; add hosts to make this a root VirtualService');
+    if (count(raw.gateways) > 0) ctx.error(['spec', 'gateways'], 'delegate virtual service must have no gateways specified', 'a VirtualService without hosts is a delegate; add hosts, or remove gateways (the root VirtualService binds them)');
+    if (count(raw.tls) > 0) ctx.error(['spec', 'tls'], 'delegate virtual service must have no tls route specified', 'only http rules can be delegated; add hosts to make this a root VirtualService');
+    if (count(raw.tcp) > 0) ctx.error(['spec', 'tcp'], 'delegate virtual service must have no tcp route specified', 'only http rules can be delegated; add hosts to make this a root VirtualService');
   }
   gateways.forEach((g, i) => {
     for (const f of gatewayNameErrors(g)) ctx[f.level](['spec', 'gateways', i], f.message, f.fix);
   });
-  checkHosts(spec, v, ctx);
-  if ((spec.http?.length ?? 0) === 0 && (spec.tcp?.length ?? 0) === 0 && (spec.tls?.length ?? 0) === 0) {
+  checkHosts(tls.some(([r]) => r.match.some((m) => m.sniHosts.length > 0)), v, ctx);
+  if (count(raw.http) === 0 && count(raw.tcp) === 0 && count(raw.tls) === 0) {
     ctx.error(['spec'], 'http, tcp or tls must be provided in virtual service', 'add http: [{route: [{destination: {host: ...}}]}] (or tls/tcp rules)');
   }
-  (Array.isArray(spec.http) ? spec.http : []).forEach((r, i) => {
-    if (!shaped(r)) return;
+  for (const [r, i] of http) {
     const type: HttpRouteType = isDelegate ? 'delegate' : r.delegate !== undefined ? 'root' : 'independent';
     checkHttpRoute(r, ['spec', 'http', i], ctx, type, v.appliesToGateway);
-  });
-  (Array.isArray(spec.tls) ? spec.tls : []).forEach((r, i) => {
-    if (shaped(r)) checkTlsRoute(r, ['spec', 'tls', i], v, ctx);
-  });
-  (Array.isArray(spec.tcp) ? spec.tcp : []).forEach((r, i) => {
-    if (shaped(r)) checkTcpRoute(r, ['spec', 'tcp', i], ctx);
-  });
-  if (shaped(spec.exportTo)) checkExportTo(spec.exportTo, ['spec', 'exportTo'], ctx);
+  }
+  for (const [r, i] of tls) checkTlsRoute(r, ['spec', 'tls', i], v, ctx);
+  for (const [r, i] of tcp) checkTcpRoute(r, ['spec', 'tcp', i], ctx);
+  if (shaped(raw.exportTo)) checkExportTo(raw.exportTo as string[], ['spec', 'exportTo'], ctx);
 }
 
 export const validateVirtualService: KindValidator = (body, ctx) => {
   checkIstioDocument(body, vsSpecSchema, ctx, true);
-  if (isPlainObject(body.spec)) checkVirtualService(body.spec as VirtualServiceSpec, ctx);
+  if (isPlainObject(body.spec)) checkVirtualService(body.spec, ctx);
 };

@@ -37,13 +37,32 @@ function typeError(expected: string, v: unknown, path: Path, ctx: ValidationCont
   return false;
 }
 
-// Objects and lists that failed their structural check. Lets a kind's cross-field checks, which
-// run after the walk, skip exactly the parts that are ill-shaped instead of giving up entirely.
+// Objects and lists that failed their structural check, and which of their keys/indices did.
+// Lets a kind's cross-field checks, which run after the walk, skip exactly the parts that are
+// ill-shaped instead of giving up entirely.
 const illShaped = new WeakSet<object>();
+const badKeys = new WeakMap<object, Set<string | number>>();
+
+function markBad(container: object, key: string | number): void {
+  let set = badKeys.get(container);
+  if (set === undefined) badKeys.set(container, (set = new Set()));
+  set.add(key);
+}
 
 /** True when `v` was walked and has its declared shape (only meaningful after `walk`). */
 export function shaped(v: unknown): boolean {
   return v !== null && typeof v === 'object' && !illShaped.has(v);
+}
+
+/** The well-shaped items of a walked list with their original indices (for paths). */
+export function cleanItems<T>(v: readonly T[] | undefined): [T, number][] {
+  if (!Array.isArray(v)) return [];
+  const bad = badKeys.get(v);
+  const out: [T, number][] = [];
+  v.forEach((x, i) => {
+    if (bad === undefined || !bad.has(i)) out.push([x, i]);
+  });
+  return out;
 }
 
 /** Checks `v` against `s` at `path`; returns true when the value has the declared shape. */
@@ -93,7 +112,12 @@ function walkNode(v: unknown, s: Schema, path: Path, ctx: ValidationContext): bo
     case 'list': {
       if (!Array.isArray(v)) return typeError(`a list`, v, path, ctx);
       ok = true;
-      for (let i = 0; i < v.length; i++) if (!walk(v[i], s.items, [...path, i], ctx)) ok = false;
+      for (let i = 0; i < v.length; i++) {
+        if (!walk(v[i], s.items, [...path, i], ctx)) {
+          markBad(v, i);
+          ok = false;
+        }
+      }
       if (s.minItems !== undefined && v.length < s.minItems) {
         ctx.error(path, s.minItems === 1 ? 'must have at least one item' : `must have at least ${s.minItems} items`);
       }
@@ -111,7 +135,10 @@ function walkNode(v: unknown, s: Schema, path: Path, ctx: ValidationContext): bo
           const msg = s.key(k);
           if (msg !== undefined) ctx.error(p, msg);
         }
-        if (!walk(v[k], s.values, p, ctx)) ok = false;
+        if (!walk(v[k], s.values, p, ctx)) {
+          markBad(v, k);
+          ok = false;
+        }
       }
       break;
     }
@@ -165,7 +192,10 @@ function walkObject(v: unknown, s: ObjectSchema, path: Path, ctx: ValidationCont
       reportUnknown(k, s, [...path, k], ctx);
       continue;
     }
-    if (!walk(v[k], fs, [...path, k], ctx)) ok = false;
+    if (!walk(v[k], fs, [...path, k], ctx)) {
+      markBad(v, k);
+      ok = false;
+    }
   }
   if (s.required !== undefined) {
     for (const r of s.required) {
