@@ -6,8 +6,7 @@ import type { Destination, PolicyTargetReference, WorkloadSelector } from '../ty
 import type { Path, ValidationContext } from './context.js';
 import { hostFix, isDns1123Label, isDns1123Subdomain, wildcardDomainError } from './names.js';
 import { portError } from './net.js';
-import { enumOf, list, map, num, obj, str, stringList, uint32, type ObjectSchema, type Schema } from './schema.js';
-import { isPlainObject } from './walk.js';
+import { enumOf, list, map, num, obj, str, stringList, uint32 } from './schema.js';
 
 // ------------------------------------------------------------------ labels and selectors
 
@@ -137,7 +136,7 @@ export const percentSchema = obj(
 export const portNumberSchema = uint32({
   check: (n: number, path, ctx) => {
     const e = portError(n);
-    if (e !== undefined) ctx.error(path, e);
+    if (e !== undefined) ctx.error(path, e, 'use a port number between 1 and 65535');
   },
 });
 
@@ -205,9 +204,3 @@ export const portSelectorSchema = obj(
   },
 );
 export const destinationSchema = obj({ host: str(), subset: str(), port: portSelectorSchema }, { required: ['host'], check: checkDestination });
-
-export function isObjectSchema(s: Schema): s is ObjectSchema {
-  return s.t === 'object';
-}
-
-export { isPlainObject };

@@ -84,7 +84,7 @@ function walkNode(v: unknown, s: Schema, path: Path, ctx: ValidationContext): bo
       break;
     case 'int':
       if (typeof v !== 'number' || !Number.isInteger(v)) return typeError('an integer', v, path, ctx);
-      if (v < s.min || v > s.max) ctx.error(path, `${v} is out of range ${s.min}..${s.max}`);
+      if (v < s.min || v > s.max) ctx.error(path, `${v} is out of range ${s.min}..${s.max}`, `use a value between ${s.min} and ${s.max}`);
       ok = true;
       break;
     case 'number':
@@ -200,7 +200,7 @@ function walkObject(v: unknown, s: ObjectSchema, path: Path, ctx: ValidationCont
   if (s.required !== undefined) {
     for (const r of s.required) {
       if (v[r] === undefined) {
-        ctx.error([...path, r], `required field "${r}" is missing`);
+        ctx.error([...path, r], `required field "${r}" is missing`, `add ${r}: ... here (check the indentation if it is written elsewhere)`);
         ok = false;
       }
     }
