@@ -174,6 +174,9 @@ export async function run(flags: RunFlags): Promise<number> {
   const watcher = new ConfigWatcher(configPaths, [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined), reload);
   watcher.start();
 
+  // Last line of defence: a bug reached by one request must not take every other one down.
+  process.on('uncaughtException', (e) => log('error', 'main', `uncaught exception (serving continues): ${e.stack ?? String(e)}`));
+  process.on('unhandledRejection', (e) => log('error', 'main', `unhandled rejection (serving continues): ${(e as Error)?.stack ?? String(e)}`));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   const ports = runtime.listeners.boundPorts();

@@ -126,7 +126,7 @@ function positionIn(doc: Document.Parsed, path: readonly (string | number)[], at
     if (node === null) break;
     let next: unknown;
     if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value === key : p.key === key));
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) === String(key) : p.key === key));
       if (pair === undefined) break;
       // Point at the key: that is where the user looks for a field.
       if (isNode(pair.key) && pair.key.range) best = at(pair.key.range[0]);

@@ -7,7 +7,7 @@ import { ResponseFlag } from '../http/response-flags.js';
 import { HttpStream, type BodySink, type DownstreamCodec, type DownstreamConnection } from '../http/stream.js';
 import { MAX_REQUEST_HEADERS, MAX_REQUEST_HEADER_BYTES } from './node-http1.js';
 
-const connections = new WeakMap<object, DownstreamConnection>();
+const connections = new WeakMap<ServerHttp2Session, DownstreamConnection>();
 
 interface H2Ref {
   stream: ServerHttp2Stream;
@@ -25,6 +25,7 @@ const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 't
 export class NodeHttp2Codec implements DownstreamCodec {
   readonly server: Http2Server;
   readonly #sessions = new Set<ServerHttp2Session>();
+  #pending: DownstreamConnection | null = null;
 
   constructor(idleTimeoutMs: number) {
     this.server = createServer({ maxHeaderListPairs: MAX_REQUEST_HEADERS + 4, maxSessionMemory: 64, settings: { maxHeaderListSize: MAX_REQUEST_HEADER_BYTES } });
@@ -32,6 +33,9 @@ export class NodeHttp2Codec implements DownstreamCodec {
     this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => this.#onStream(stream, headers, flags, rawHeaders));
     this.server.on('sessionError', () => {});
     this.server.on('session', (session: ServerHttp2Session) => {
+      // Emitted synchronously from serve(): tie the session to its connection.
+      if (this.#pending !== null) connections.set(session, this.#pending);
+      session.on('error', () => {});
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
     });
@@ -43,13 +47,17 @@ export class NodeHttp2Codec implements DownstreamCodec {
   }
 
   serve(socket: Socket, conn: DownstreamConnection): void {
-    connections.set(socket, conn);
-    this.server.emit('connection', socket);
+    this.#pending = conn;
+    try {
+      this.server.emit('connection', socket);
+    } finally {
+      this.#pending = null;
+    }
   }
 
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]): void {
-    const socket = stream.session?.socket;
-    const conn = socket !== undefined ? connections.get(socket) : undefined;
+    stream.on('error', () => {});
+    const conn = stream.session !== undefined ? connections.get(stream.session as ServerHttp2Session) : undefined;
     if (conn === undefined) { stream.close(constants.NGHTTP2_REFUSED_STREAM); return; }
     const s = new HttpStream(conn, this, conn.proxy.snapshot);
     s.codecRef = { stream, trailers: null, wantsTrailers: false } satisfies H2Ref;
@@ -66,7 +74,6 @@ export class NodeHttp2Codec implements DownstreamCodec {
     }
     s.headers = h;
     s.hasBody = (flags & constants.NGHTTP2_FLAG_END_STREAM) === 0;
-    stream.on('error', () => {});
     stream.on('close', () => {
       if (!s.completed) { s.setFlag(ResponseFlag.DC); const a = s.onAbort; if (a !== null) a(); else completeStream(s); }
     });

@@ -109,9 +109,10 @@ export class ListenerManager {
       socket.unshift(first);
       const conn = this.#conn(l, chain, socket, '', false, null);
       const n = Math.min(first.length, H2_PREFACE.length);
+      // node:http2 reads the socket's handle itself (a resume here would steal its bytes);
+      // node:http reads through the stream and needs the socket flowing again.
       if (first.length >= 3 && first.compare(H2_PREFACE, 0, n, 0, n) === 0) this.#h2.serve(socket, conn);
-      else this.#h1.serve(socket, conn);
-      socket.resume();
+      else { this.#h1.serve(socket, conn); socket.resume(); }
     });
   }
 
@@ -194,10 +195,13 @@ export class ListenerManager {
       }
       const conn = this.#conn(l, chain, socket, sni, true, peer);
       if (chain.kind === 'tcp') { proxyTcp(tls, null, conn, this.#proxy, this.#log); return; }
+      // A hand-made server TLSSocket never emits 'secureConnect'; node:http2 waits for it
+      // while `secureConnecting` is set, so mark the handshake done.
+      (tls as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
       if (tls.alpnProtocol === 'h2') this.#h2.serve(tls, conn);
       else this.#h1.serve(tls, conn);
     });
-    socket.resume();
+    // No socket.resume(): the TLS socket now reads the handle; JS reads would steal its bytes.
   }
 
   #conn(l: Listener, chain: FilterChain, socket: Socket, sni: string, tls: boolean, peer: { subject: string; uriSans: readonly string[]; pem: string } | null): DownstreamConnection {
