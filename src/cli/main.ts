@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
 
 const program = new Command();
@@ -9,6 +10,7 @@ program
   .showHelpAfterError();
 
 registerRun(program);
+registerDemo(program);
 
 try {
   await program.parseAsync(process.argv);
