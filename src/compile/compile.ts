@@ -3,6 +3,8 @@ import { CompileContext, type CompileInput } from './context.js';
 import { DEFAULT_DOMAIN_SUFFIX } from './hosts.js';
 import { buildGatewayListeners } from './listeners.js';
 import { buildRegistry } from './registry.js';
+import { compileWorkloadSecurity } from './security/index.js';
+import { selectorMatches } from './visibility.js';
 import type { Mode, Snapshot, Workload } from './snapshot.js';
 
 export type { CompileInput } from './context.js';
@@ -15,7 +17,11 @@ export type { CompileInput } from './context.js';
 export function compile(input: CompileInput): Snapshot {
   const registry = buildRegistry(input.store, input.workload.domainSuffix);
   const ctx = new CompileContext(input, registry);
-  const { listeners, routeConfigs } = buildGatewayListeners(ctx);
+  const gateways = input.store.list('Gateway').filter((g) => selectorMatches(g.spec.selector ?? {}, input.workload.labels)).map((g) => `${g.namespace}/${g.name}`);
+  const security = compileWorkloadSecurity(ctx, gateways);
+  const built = buildGatewayListeners(ctx, security.policiesFor);
+  const routeConfigs = built.routeConfigs;
+  const listeners = security.finish(built.listeners, routeConfigs);
   return Object.freeze({
     version: input.version,
     createdAt: new Date().toISOString(),

@@ -6,6 +6,7 @@ import type { ConnectionEventLog } from '../listener/listener-manager.js';
 import { ResponseFlag } from '../http/response-flags.js';
 import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
 import { TcpSession } from './tcp-session.js';
+import { allowConnection } from '../filters/rbac/network.js';
 
 /** The first L4 route whose SNI set covers `sni` (tls routes) or that has none (tcp routes). */
 export function selectL4Route(routes: readonly L4Route[], sni: string): L4Route | null {
@@ -27,6 +28,12 @@ export function proxyTcp(client: Duplex, initial: Buffer | null, conn: Downstrea
     s.completed = true;
     proxy.onTcpComplete(s);
   };
+  if (conn.chain.policies.networkRbac !== null && !allowConnection(conn, s)) {
+    // Network RBAC denied (Istio: ONE_TIME_ON_FIRST_BYTE): close without connecting upstream.
+    client.destroy();
+    done();
+    return;
+  }
   const route = selectL4Route(conn.chain.l4Routes, conn.sni);
   s.route = route;
   if (route === null || route.clusters.length === 0) {
