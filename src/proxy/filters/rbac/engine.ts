@@ -3,7 +3,7 @@
 // request holds the attributes, computed on first use.
 
 import type { DownstreamConnection, HttpStream } from '../../http/stream.js';
-import { Attr, matchAnyPattern, matchPattern, type CompiledPolicy, type CompiledRule, type FieldGroup, type FieldMatcher, type StringPattern } from './config.js';
+import { Attr, matchAnyPattern, matchPattern, type CompiledPolicy, type CompiledRule, type FieldGroup, type FieldMatcher, type RbacConfig, type StringPattern } from './config.js';
 
 const SPIFFE = 'spiffe://';
 
@@ -201,6 +201,19 @@ export function firstMatch(policies: readonly CompiledPolicy[], v: AuthzView): s
 /** Does any rule of `policies` match (used for CUSTOM: should ext_authz be asked)? */
 export function anyMatch(policies: readonly CompiledPolicy[], v: AuthzView): boolean {
   return firstMatch(policies, v) !== null;
+}
+
+/**
+ * Istio's decision for DENY and ALLOW policies (CUSTOM and AUDIT are separate): the matched DENY
+ * rule, `none` when ALLOW policies exist and no ALLOW rule matches, or null (allowed).
+ */
+export function denial(c: RbacConfig, v: AuthzView): string | null {
+  if (c.deny !== null) {
+    const m = firstMatch(c.deny, v);
+    if (m !== null) return m;
+  }
+  if (c.allow !== null && firstMatch(c.allow, v) === null) return 'none';
+  return null;
 }
 
 export { matchPattern };

@@ -1,7 +1,7 @@
 import { isLogEnabled, log } from '../../../util/log.js';
 import type { DownstreamConnection } from '../../http/stream.js';
 import type { TcpSession } from '../../tcp/tcp-session.js';
-import { AuthzView, firstMatch } from './engine.js';
+import { AuthzView, denial, firstMatch } from './engine.js';
 
 /**
  * Envoy's network RBAC filter (Istio: enforcement ONE_TIME_ON_FIRST_BYTE) for TCP and TLS
@@ -23,12 +23,7 @@ export function allowConnection(conn: DownstreamConnection, s: TcpSession): bool
   if (c.shadowAllow !== null && firstMatch(c.shadowAllow, v) === null) {
     log('info', 'rbac', `dry-run: connection from ${conn.remoteAddress} would be denied: no dry-run ALLOW rule matches (not enforced)`);
   }
-  let denied: string | null = null;
-  if (c.deny !== null) {
-    const m = firstMatch(c.deny, v);
-    if (m !== null) denied = m;
-  }
-  if (denied === null && c.allow !== null && firstMatch(c.allow, v) === null) denied = 'none';
+  const denied = denial(c, v);
   if (denied === null) return true;
   s.details = `rbac_access_denied_matched_policy[${denied}]`;
   if (isLogEnabled('debug')) log('debug', 'rbac', `connection from ${conn.remoteAddress} to port ${conn.localPort} closed: ${s.details}`);
