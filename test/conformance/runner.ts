@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
+import { makeKey, signToken, startJwksServer, type JwksServer, type SigningKey } from '../support/jwks-server.js';
+import { freePort } from '../support/ports.js';
 
 // Data-driven end-to-end cases (Gateway API conformance style): each folder holds
 // config.yaml (Istio YAML; `${backend.NAME}` stands for the port of echo backend NAME) and
@@ -22,6 +24,11 @@ export interface CaseRequest {
   port?: number;
   headers?: Record<string, string>;
   body?: string;
+  /**
+   * Sign a JWT with a key of the case's JWKS server (run.yaml `jwks`) and send it as
+   * `Authorization: Bearer` (or in `header`, after `prefix`).
+   */
+  jwt?: { kid: string; claims: Record<string, unknown>; expiresIn?: number; header?: string; prefix?: string };
 }
 
 export interface ConformanceCase {
@@ -35,6 +42,8 @@ export interface ConformanceCase {
   distribution?: Record<string, [number, number]>;
   /** A line of the access log must match this regex. */
   log?: string;
+  /** A line of sluice's stderr (start-up diagnostics, operational log) must match this regex. */
+  stderr?: string;
   /** A copy of the request must reach this (mirror) backend. */
   mirrored?: { name: string; path?: string; host?: string };
 }
@@ -73,6 +82,10 @@ export function sendRequest(port: number, r: CaseRequest, ca?: string): Promise<
 
 export interface CaseEnvironment {
   sluice: SluiceProcess;
+  /** Local port a Gateway server port is bound on. */
+  port(servicePort: number): number;
+  /** Keys of the case's JWKS server, by kid. */
+  jwtKeys: Map<string, SigningKey>;
   /** CA that signed the case's server certificates (run.yaml `certificates`). */
   ca?: string;
   backends: Map<string, EchoBackend>;
@@ -86,14 +99,32 @@ export async function startCase(dir: string): Promise<CaseEnvironment> {
   const names = [...new Set([...raw.matchAll(/\$\{backend\.([a-z0-9-]+)\}/g)].map((m) => m[1]!))];
   const backends = new Map<string, EchoBackend>();
   for (const n of names) backends.set(n, await startEchoBackend(n));
-  const text = raw.replace(/\$\{backend\.([a-z0-9-]+)\}/g, (_, n: string) => String(backends.get(n)!.port));
+  const run = existsSync(join(dir, 'run.yaml'))
+    ? (parse(readFileSync(join(dir, 'run.yaml'), 'utf8')) as { args?: string[]; ports?: number[]; certificates?: { name: string; hosts: string[] }[]; jwks?: { path: string; keys: { kid: string; alg: string }[] }[] })
+    : {};
+  // Gateway ports are bound on free local ports; `${port.N}` is the local port of Gateway port N.
+  const ports = run.ports ?? gatewayPorts(raw);
+  const portMap = new Map<number, number>();
+  for (const p of ports) portMap.set(p, await freePort());
+  // `${jwks.PATH}` is the URL of a JWKS server the runner starts with the keys run.yaml lists.
+  let jwksServer: JwksServer | null = null;
+  const jwtKeys = new Map<string, SigningKey>();
+  if (run.jwks !== undefined) {
+    jwksServer = await startJwksServer();
+    for (const set of run.jwks) {
+      const ks: SigningKey[] = [];
+      for (const k of set.keys) { const key = await makeKey(k.alg, k.kid); ks.push(key); jwtKeys.set(k.kid, key); }
+      jwksServer.publish(ks, set.path);
+    }
+  }
+  const text = raw
+    .replace(/\$\{backend\.([a-z0-9-]+)\}/g, (_, n: string) => String(backends.get(n)!.port))
+    .replace(/\$\{port\.(\d+)\}/g, (_, n: string) => String(portMap.get(Number(n)) ?? n))
+    .replace(/\$\{jwks(\/[^}]*)\}/g, (_, path: string) => jwksServer!.url(path));
   const work = mkdtempSync(join(tmpdir(), 'sluice-conf-'));
   writeFileSync(join(work, 'config.yaml'), text);
-  const run = existsSync(join(dir, 'run.yaml'))
-    ? (parse(readFileSync(join(dir, 'run.yaml'), 'utf8')) as { args?: string[]; ports?: number[]; certificates?: { name: string; hosts: string[] }[] })
-    : {};
-  const ports = run.ports ?? gatewayPorts(text);
   const args = ['--resolve', 'localhost=127.0.0.1', ...(run.args ?? [])];
+  if (portMap.size > 0) args.push('--port-map', [...portMap].map(([a, b]) => `${a}=${b}`).join(','));
   let caPem: string | undefined;
   if (run.certificates !== undefined) {
     const ca = createTestCa();
@@ -105,16 +136,19 @@ export async function startCase(dir: string): Promise<CaseEnvironment> {
     }
     args.push('--credentials', creds);
   }
-  const sluice = await startSluice({ config: [join(work, 'config.yaml')], ports, args });
+  const sluice = await startSluice({ config: [join(work, 'config.yaml')], ports: [], args });
   const cases = parse(readFileSync(join(dir, 'cases.yaml'), 'utf8')) as ConformanceCase[];
   return {
     sluice,
+    port: (p) => portMap.get(p) ?? p,
+    jwtKeys,
     ...(caPem !== undefined ? { ca: caPem } : {}),
     backends,
     cases,
     close: async () => {
       await sluice.stop();
       for (const b of backends.values()) await b.close();
+      await jwksServer?.close();
     },
   };
 }
@@ -137,12 +171,25 @@ export function listCases(root: string): string[] {
 }
 
 /** Checks one case; throws an Error describing the first mismatch. */
+/** The request as sent: a signed token added where `jwt` says. */
+async function withToken(env: CaseEnvironment, r: CaseRequest): Promise<CaseRequest> {
+  if (r.jwt === undefined) return r;
+  const key = env.jwtKeys.get(r.jwt.kid);
+  if (key === undefined) throw new Error(`no JWKS key ${r.jwt.kid} in run.yaml`);
+  const token = await signToken(key, r.jwt.claims, r.jwt.expiresIn !== undefined ? { expiresIn: r.jwt.expiresIn } : {});
+  const header = r.jwt.header ?? 'authorization';
+  const prefix = r.jwt.prefix ?? (header === 'authorization' ? 'Bearer ' : '');
+  return { ...r, headers: { ...(r.headers ?? {}), [header]: `${prefix}${token}` } };
+}
+
 export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
-  const port = env.sluice.port(c.request.port ?? 80);
+  if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
+  const port = env.port(c.request.port ?? 80);
+  const request = await withToken(env, c.request);
   if (c.repeat !== undefined) {
     const counts: Record<string, number> = {};
     for (let i = 0; i < c.repeat; i++) {
-      const res = await sendRequest(port, c.request, env.ca);
+      const res = await sendRequest(port, request, env.ca);
       const who = res.status === 200 ? (JSON.parse(res.body) as EchoReply).backend : `status ${res.status}`;
       counts[who] = (counts[who] ?? 0) + 1;
     }
@@ -152,7 +199,7 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
     }
     return;
   }
-  const res = await sendRequest(port, c.request, env.ca);
+  const res = await sendRequest(port, request, env.ca);
   const want = c.response ?? {};
   const status = want.status ?? (c.backend !== undefined ? 200 : undefined);
   if (status !== undefined && res.status !== status) throw new Error(`status ${res.status}, expected ${status}; body: ${res.body.slice(0, 300)}`);
