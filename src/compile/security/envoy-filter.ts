@@ -497,8 +497,10 @@ function buildRateLimits(list: readonly HttpFilterEntry[], l: Listener, c: Filte
   for (let i = 0; i < list.length; i++) {
     const e = list[i]!;
     if (e.kind !== 'local' && e.kind !== 'global') continue;
-    let slot = SLOT_ORDERS.length - 1;
-    for (let j = i + 1; j < list.length; j++) {
+    // Before every Istio filter = first (slot 0); else the slot before the next Istio filter.
+    const first = !list.slice(0, i).some((x) => x.kind === 'istio');
+    let slot = first ? 0 : SLOT_ORDERS.length - 1;
+    for (let j = i + 1; j < list.length && !first; j++) {
       const s = SLOT_BEFORE[list[j]!.name];
       if (list[j]!.kind === 'istio' && s !== undefined) { slot = s; break; }
     }
