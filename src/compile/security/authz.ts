@@ -216,8 +216,8 @@ export function compileAuthorization(ctx: CompileContext, policies: readonly AP[
     if (action === 'CUSTOM') {
       const name = spec.provider?.name ?? '';
       if (tcp) {
-        ctx.report(ap, ['spec', 'action'], 'SLU0503', 'warning', `CUSTOM (ext_authz) on TCP port ${port} is not supported by Sluice (Envoy would use the gRPC network ext_authz filter); matching connections are denied`, 'use envoyExtAuthzHttp on an HTTP port');
-        deny.push(compilePolicy(ctx, ap, 'DENY', tcp));
+        // Istio builds no network ext_authz for an HTTP provider: TCP chains are left alone.
+        ctx.report(ap, ['spec', 'action'], 'SLU0503', 'info', `CUSTOM (ext_authz over HTTP) does not apply to the TCP port ${port} (Istio would need a gRPC provider for TCP)`);
         continue;
       }
       if (providerName !== null && providerName !== name) {

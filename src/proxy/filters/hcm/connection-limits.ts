@@ -33,7 +33,8 @@ export function limitHttp1Connection(socket: Socket, conn: DownstreamConnection,
     const idle = p.idleTimeoutMs;
     const orig = socket.setTimeout;
     socket.setTimeout = function (this: Socket, ms: number, cb?: () => void): Socket {
-      return orig.call(this, ms === keepAliveMs ? idle : ms, cb);
+      // node:http arms keepAliveTimeout (plus a small buffer in Node 20) between requests.
+      return orig.call(this, ms >= keepAliveMs && ms <= keepAliveMs + 5000 ? idle : ms, cb);
     } as Socket['setTimeout'];
     // Not armed here: node:http arms it once a response is done and disarms it when the next
     // request starts, so a long request is never cut by the idle timeout (as in Envoy).
