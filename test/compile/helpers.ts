@@ -5,6 +5,7 @@ import type { Diagnostic } from '../../src/config/diagnostic.js';
 import type { Resource } from '../../src/config/resource.js';
 import { ConfigStore } from '../../src/config/store.js';
 import { parseConfigText } from '../../src/config/yaml-loader.js';
+import { gatewayYaml } from '../support/yaml.js';
 
 /** Inline YAML → validated store → snapshot, as `sluice run` would build it. */
 export function compileYaml(yaml: string, workload: WorkloadOptions = {}): { snapshot: Snapshot; diagnostics: Diagnostic[] } {
@@ -40,12 +41,4 @@ export function requestView(o: { method?: string; path?: string; authority?: str
   };
 }
 
-export const GATEWAY = (hosts: string[], extra = '') => `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
-${extra}`;
+export const GATEWAY = (hosts: string[]): string => `${gatewayYaml(hosts)}\n`;

@@ -2,19 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { compileRouteMatch, matchRoute } from '../../src/compile/match/route-match.js';
 import type { ForwardAction } from '../../src/compile/snapshot.js';
 import { selectVirtualHost } from '../../src/proxy/http/connection-manager.js';
+import { serviceEntryYaml } from '../support/yaml.js';
 import { GATEWAY, compileYaml, requestView } from './helpers.js';
 
-const SE = (name: string) => `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: default}
-spec:
-  hosts: [${name}.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1}]
-`;
+const SE = (name: string): string => `---\n${serviceEntryYaml(name)}\n`;
 
 describe('route matching', () => {
   it('ANDs the fields of one match block', () => {

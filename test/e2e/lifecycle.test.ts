@@ -6,36 +6,14 @@ import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { runSluice, startSluice, type SluiceProcess } from '../support/sluice-process.js';
+import { docs, gatewayYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 
 function config(routeTo: string, ports: Record<string, number>, extraRule = ''): string {
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: main, namespace: default}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http:
-${extraRule}  - route: [{destination: {host: ${routeTo}.default.svc.cluster.local}}]
----
-${Object.entries(ports).map(([n, p]) => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${n}, namespace: default}
-spec:
-  hosts: [${n}.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${p}}}]
-`).join('---\n')}`;
+  return docs(
+    gatewayYaml(['*']),
+    virtualServiceYaml('main', ['*'], `${extraRule}  - route: [{destination: {host: ${routeTo}.default.svc.cluster.local}}]`),
+    ...Object.entries(ports).map(([n, p]) => serviceEntryYaml(n, p)),
+  );
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -139,15 +117,7 @@ describe('running: reloads and drain', () => {
 
   it('keeps the last good version of a resource whose edit is invalid, and applies the other changes', async () => {
     writeFileSync(join(dir, 'config.yaml'), config('b', { a: a.port, b: b.port }, `  - match: [{uri: {regex: "(broken"}}]\n    route: [{destination: {host: a}}]\n`));
-    writeFileSync(join(dir, 'extra.yaml'), `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: extra, namespace: default}
-spec:
-  hosts: [extra.test]
-  gateways: [istio-system/gw]
-  http:
-  - directResponse: {status: 200, body: {string: extra works}}
-`);
+    writeFileSync(join(dir, 'extra.yaml'), docs(virtualServiceYaml('extra', ['extra.test'], '  - directResponse: {status: 200, body: {string: extra works}}')));
     await until(async () => {
       const st = (await (await sluice.admin('/config_status')).json()) as { heldBack: string[] };
       return st.heldBack.includes('VirtualService default/main');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
+import { docs, gatewayYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 
 /** Sends raw bytes, returns everything the gateway answered until it closed (or timeout). */
 function raw(port: number, bytes: string | Buffer, timeoutMs = 3000): Promise<string> {
@@ -39,31 +40,11 @@ describe('bad wire input and large bodies', () => {
   beforeAll(async () => {
     backend = await startEchoBackend('echo');
     const dir = mkdtempSync(join(tmpdir(), 'sluice-wire-'));
-    writeFileSync(join(dir, 'config.yaml'), `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http: [{route: [{destination: {host: echo.default.svc.cluster.local}}]}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${backend.port}}}]
-`);
+    writeFileSync(join(dir, 'config.yaml'), docs(
+      gatewayYaml(['*']),
+      virtualServiceYaml('vs', ['*'], '  - route: [{destination: {host: echo.default.svc.cluster.local}}]'),
+      serviceEntryYaml('echo', backend.port),
+    ));
     sluice = await startSluice({ config: [dir], ports: [80], args: ['--request-headers-timeout', '1'] });
     port = sluice.port(80);
   });
