@@ -34,6 +34,7 @@ export interface RunFlags {
   workloadName?: string;
   ratelimitConfig?: string[];
   ratelimitRedis?: string;
+  requestHeadersTimeout: string;
 }
 
 export function registerRun(program: Command): void {
@@ -63,6 +64,7 @@ export function registerRun(program: Command): void {
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
     .option('--ratelimit-config <file>', 'global rate limits: the ratelimit service config (domain + descriptors, or its ConfigMap) (repeatable)', collect)
     .option('--ratelimit-redis <url>', 'global rate limits: Redis shared by replicas, e.g. redis://127.0.0.1:6379 (default: counters in this process)')
+    .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
     .action(async (flags: RunFlags) => {
       process.exitCode = await run(flags);
     });
@@ -147,6 +149,7 @@ export async function run(flags: RunFlags): Promise<number> {
     accessLog: accessLogTarget(flags.accessLog),
     workloadName: workloadNameOf(labels, flags.workloadName),
     sourceAddress: flags.sourceAddress ?? null,
+    headersTimeoutMs: Number(flags.requestHeadersTimeout) * 1000,
   });
   const bindErrors = await runtime.apply(first.snapshot);
   if (bindErrors.length > 0) {
