@@ -136,7 +136,9 @@ export async function startCase(dir: string): Promise<CaseEnvironment> {
     }
     args.push('--credentials', creds);
   }
-  const sluice = await startSluice({ config: [join(work, 'config.yaml')], ports: [], args });
+  const proc = await startSluice({ config: [join(work, 'config.yaml')], ports: [], args });
+  // The ports were chosen here (so config.yaml can name them): answer for them.
+  const sluice: SluiceProcess = { ...proc, port: (p) => portMap.get(p) ?? proc.port(p) };
   const cases = parse(readFileSync(join(dir, 'cases.yaml'), 'utf8')) as ConformanceCase[];
   return {
     sluice,
