@@ -34,6 +34,8 @@ export interface JwtLocation {
 export interface CachedToken {
   readonly provider: JwtProvider;
   readonly payload: Readonly<Record<string, unknown>>;
+  /** `iss/sub` (request.auth.principal), computed once. */
+  readonly principal: string;
   /** Seconds since the epoch; Infinity when the token has no `exp`. */
   readonly exp: number;
   readonly nbf: number;

@@ -197,7 +197,9 @@ async function verifyToken(c: JwtAuthnConfig, t: FoundToken): Promise<Verified> 
     const version = p.keys.version;
     const st = await verifyWith(c, t.token, p, pre.kid);
     if (st === null) {
-      const entry: CachedToken = { provider: p, payload: pre.payload as Record<string, unknown>, exp: pre.exp, nbf: pre.nbf, keysVersion: p.keys.version === version ? version : p.keys.version };
+      const iss = typeof pre.payload.iss === 'string' ? pre.payload.iss : '';
+      const sub = typeof pre.payload.sub === 'string' ? pre.payload.sub : '';
+      const entry: CachedToken = { provider: p, payload: pre.payload as Record<string, unknown>, principal: `${iss}/${sub}`, exp: pre.exp, nbf: pre.nbf, keysVersion: p.keys.version === version ? version : p.keys.version };
       c.cache.set(t.token, entry);
       return { ok: true, entry };
     }
@@ -230,10 +232,8 @@ function reject(s: HttpStream, status: JwtStatusText): void {
 function accept(s: HttpStream, found: readonly FoundToken[], results: readonly CachedToken[]): void {
   stats.allowed.inc();
   const first = results[0]!;
-  const iss = typeof first.payload.iss === 'string' ? first.payload.iss : '';
-  const sub = typeof first.payload.sub === 'string' ? first.payload.sub : '';
   // Istio: with several tokens the principal is "undefined"; Sluice takes the first, consistently.
-  s.requestPrincipal = `${iss}/${sub}`;
+  s.requestPrincipal = first.principal;
   s.jwtPayload = first.payload;
   for (let i = 0; i < results.length; i++) {
     const r = results[i]!;

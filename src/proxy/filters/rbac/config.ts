@@ -48,9 +48,36 @@ export function matchAnyPattern(ps: readonly StringPattern[], s: string): boolea
   return false;
 }
 
-/** A set of IPs/CIDRs (`ipBlocks`, `remoteIpBlocks`, `source.ip`, ...). */
+/** Dotted IPv4 → uint32, or -1 when `ip` is not IPv4 (no allocation: this runs per request). */
+export function ipv4ToInt(ip: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return -1;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return n * 256 + part;
+}
+
+/**
+ * A set of IPs/CIDRs (`ipBlocks`, `remoteIpBlocks`, `source.ip`, ...). IPv4 ranges are checked
+ * with integer masks (node's BlockList allocates a SocketAddress per check); IPv6 uses BlockList.
+ */
 export class IpSet {
-  readonly #list = new BlockList();
+  readonly #v4: { base: number; mask: number }[] = [];
+  readonly #v6 = new BlockList();
+  #hasV6 = false;
   readonly describe: readonly string[];
 
   constructor(values: readonly string[]) {
@@ -58,15 +85,26 @@ export class IpSet {
     for (const v of values) {
       const slash = v.indexOf('/');
       const addr = slash < 0 ? v : v.slice(0, slash);
-      const family = isIPv6(addr) ? 'ipv6' : 'ipv4';
-      const prefix = slash < 0 ? (family === 'ipv6' ? 128 : 32) : Number(v.slice(slash + 1));
-      this.#list.addSubnet(addr, prefix, family);
+      if (isIPv6(addr)) {
+        this.#v6.addSubnet(addr, slash < 0 ? 128 : Number(v.slice(slash + 1)), 'ipv6');
+        this.#hasV6 = true;
+        continue;
+      }
+      const bits = slash < 0 ? 32 : Number(v.slice(slash + 1));
+      const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+      this.#v4.push({ base: (ipv4ToInt(addr) & mask) >>> 0, mask });
     }
   }
 
   has(ip: string): boolean {
     if (ip === '') return false;
-    return this.#list.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
+    const n = ipv4ToInt(ip);
+    if (n >= 0) {
+      const v4 = this.#v4;
+      for (let i = 0; i < v4.length; i++) if (((n & v4[i]!.mask) >>> 0) === v4[i]!.base) return true;
+      return false;
+    }
+    return this.#hasV6 && ip.includes(':') && this.#v6.check(ip, 'ipv6');
   }
 
   toJSON(): readonly string[] {

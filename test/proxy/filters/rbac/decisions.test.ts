@@ -170,3 +170,16 @@ describe('AuthorizationPolicy decisions (TCP chains)', () => {
     it(`${allowed ? 'allow' : 'deny '}: ${name}`, () => expect(decide(policy, req, 9000) === null).toBe(allowed));
   }
 });
+
+describe('IpSet', () => {
+  it('matches IPv4 CIDRs with integer masks and IPv6 through BlockList', async () => {
+    const { IpSet, ipv4ToInt } = await import('../../../../src/proxy/filters/rbac/config.js');
+    expect(ipv4ToInt('10.1.2.3')).toBe(0x0a010203);
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', 'a.b.c.d', '::1', '1.2.3.4 ']) expect(ipv4ToInt(bad), bad).toBe(-1);
+    const s = new IpSet(['0.0.0.0/0']);
+    expect(s.has('255.255.255.255')).toBe(true);
+    expect(s.has('::1')).toBe(false);
+    const t = new IpSet(['192.168.1.7', '10.0.0.0/8', 'fe80::/10']);
+    expect([t.has('192.168.1.7'), t.has('192.168.1.8'), t.has('10.255.0.1'), t.has('11.0.0.1'), t.has('fe80::1'), t.has('2001:db8::1')]).toEqual([true, false, true, false, true, false]);
+  });
+});
