@@ -200,7 +200,12 @@ function patchHttpFilters(p: Patch, list: HttpFilterEntry[], r: Reporter): boole
     case 'INSERT_BEFORE': {
       const e = entryFrom();
       if (e === null) return false;
-      if (sub === undefined) { at(0, e); return true; } // Istio: "insert before without a filter match is same as insert in the beginning"
+      if (sub === undefined) {
+        // Istio: "insert before without a filter match is same as insert in the beginning".
+        r.report(p, ['match', 'listener', 'filterChain', 'filter'], 'SLU0538', 'info', `INSERT_BEFORE without subFilter inserts ${e.name} first in the HTTP filter chain (as Istio does): it runs before JWT authentication and authorization`, 'add subFilter: {name: envoy.filters.http.router} to run it after them');
+        at(0, e);
+        return true;
+      }
       if (idx < 0) return false;
       at(idx, e);
       return true;

@@ -250,3 +250,15 @@ describe('JWKS: rotation, outage, slow server', () => {
     await sluice.waitFor(/jwks: http:\/\/127\.0\.0\.1:\d+\/slow\.json: .*timed out after 1000 ms/);
   });
 });
+
+describe('config_dump', () => {
+  it('shows the compiled providers, key sets and authorization policies', async () => {
+    const res = await sluice.admin('/config_dump');
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const dump = JSON.parse(text) as { listeners: { filterChains: { policies: { jwt: { providers: { issuer: string; keys: { state: string; keys: number } }[] }; rbac: { allow: { id: string }[] } } }[] }[] };
+    const p = dump.listeners[0]!.filterChains[0]!.policies;
+    expect(p.jwt.providers.find((x) => x.issuer === ISS)!.keys).toMatchObject({ state: 'ready', keys: 10 });
+    expect(p.rbac.allow.map((a) => a.id)).toEqual(['ns[istio-system]-policy[require-jwt]']);
+  });
+});

@@ -151,3 +151,14 @@ describe('local_ratelimit end to end', () => {
     expect((await send({ path: '/desc' })).status).toBe(200);
   });
 });
+
+describe('config_dump', () => {
+  it('lists the rate-limit slots and per-route configs by route name', async () => {
+    const res = await sluice.admin('/config_dump');
+    expect(res.status).toBe(200);
+    const dump = JSON.parse(await res.text()) as { listeners: { filterChains: { policies: { rateLimits: { slots: ({ name: string; perRoute: Record<string, { statPrefix: string }> }[] | null)[] } } }[] }[] };
+    const slot = dump.listeners[0]!.filterChains[0]!.policies.rateLimits.slots[5]!;
+    expect(slot[0]!.name).toBe('envoy.filters.http.local_ratelimit');
+    expect(Object.keys(slot[0]!.perRoute).sort()).toEqual(['conn', 'custom', 'desc', 'shadow']);
+  });
+});
