@@ -6,7 +6,7 @@ import { durationMsOr } from './duration.js';
 import { hostCovers, normalizeHost } from './hosts.js';
 import { clusterName } from './names.js';
 import { endpointPort, type RegistryService, type ServicePortInfo } from './registry.js';
-import { meshSecret, resolveCredential, resolveFiles } from './secrets.js';
+import { meshSecret, resolveCredential, resolveCredentialCa, resolveFiles } from './secrets.js';
 import type { ClientTls, Cluster, ConnectionPool, Endpoint, LoadBalancer, OutlierDetectionConfig, UpstreamProtocol } from './snapshot.js';
 import { isVisible, selectorMatches } from './visibility.js';
 
@@ -177,6 +177,7 @@ function compilePool(cp: ConnectionPoolSettings | undefined, ctx: CompileContext
     maxConnectionDurationMs: durationMsOr(cp?.tcp?.maxConnectionDuration, 0),
     h2Upgrade: policy === 'UPGRADE' || (policy === 'DEFAULT' && meshUpgrade),
     useClientProtocol: cp?.http?.useClientProtocol === true,
+    maxConcurrentStreams: cp?.http?.maxConcurrentStreams ?? 2 ** 31 - 1,
   });
 }
 
@@ -230,9 +231,10 @@ function compileClientTls(ctx: CompileContext, tls: ClientTLSSettings | undefine
   let caSecret: string | null = null;
   let certSecret: string | null = null;
   if (tls?.credentialName !== undefined) {
-    const s = resolveCredential(ctx, tls.credentialName);
-    caSecret = s.name;
-    if (mode === 'MUTUAL') certSecret = s.name;
+    // Istio: CA from Secret <name>-cacert, else <name>; without one, the system roots verify.
+    const ca = resolveCredentialCa(ctx, tls.credentialName);
+    if (ca.error === null) caSecret = ca.name;
+    if (mode === 'MUTUAL') certSecret = resolveCredential(ctx, tls.credentialName).name;
   } else {
     if (tls?.caCertificates !== undefined) caSecret = resolveFiles(ctx, undefined, undefined, tls.caCertificates).name;
     if (mode === 'MUTUAL') certSecret = resolveFiles(ctx, tls?.clientCertificate, tls?.privateKey, undefined).name;
