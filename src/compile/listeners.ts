@@ -1,4 +1,5 @@
-import { createHash, getCiphers } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { getCiphers } from 'node:tls';
 import type { ServerTLSSettings } from '../api/types.js';
 import type { CompileContext } from './context.js';
 import { isPassthrough, isPlainHttp, mergeGatewayServers, terminatesTls, type MergedServer } from './gateways.js';
@@ -111,21 +112,18 @@ function forwardClientCertDetails(ctx: CompileContext): ForwardClientCertDetails
 
 /**
  * `cipherSuites` as Node (OpenSSL) takes them: BoringSSL's equal-preference groups
- * `[A|B]` are flattened, unknown or repeated names dropped with a warning (Istio's
- * filteredGatewayCipherSuites drops them silently; Envoy would NACK the listener).
+ * `[A|B]` are flattened, unknown or repeated names dropped (Istio's
+ * filteredGatewayCipherSuites; validation has already warned about them).
  */
-function compileCiphers(ctx: CompileContext, s: MergedServer, names: readonly string[]): string[] {
+function compileCiphers(names: readonly string[]): string[] {
   const known = new Set(getCiphers().map((c) => c.toUpperCase()));
   const out: string[] = [];
-  names.forEach((raw, i) => {
+  names.forEach((raw) => {
     for (const n of raw.replace(/^\[|\]$/g, '').split('|')) {
       const name = n.trim().toUpperCase();
       if (out.includes(name)) continue;
-      if (!known.has(name)) {
-        ctx.report(s.gateway, ['spec', 'servers', s.index, 'tls', 'cipherSuites', i], 'SLU0205', 'warning', `unknown cipher suite ${n.trim()} is ignored`, 'use OpenSSL/BoringSSL names such as ECDHE-RSA-AES128-GCM-SHA256');
-        continue;
-      }
-      out.push(name);
+      // Validation already warned about unknown names (SLU0100); they are dropped here.
+      if (known.has(name)) out.push(name);
     }
   });
   return out;
@@ -191,7 +189,7 @@ function compileServerTls(ctx: CompileContext, s: MergedServer): ServerTls | nul
     ctx.report(s.gateway, [...at, 'minProtocolVersion'], 'SLU0207', 'warning', `minProtocolVersion ${t.minProtocolVersion} is above maxProtocolVersion ${t.maxProtocolVersion}; using ${maxVersion} for both`);
     minVersion = maxVersion;
   }
-  const cipherSuites = compileCiphers(ctx, s, t.cipherSuites ?? []);
+  const cipherSuites = compileCiphers(t.cipherSuites ?? []);
   const params = {
     mode,
     certificates: Object.freeze(certificates.map((c) => c.name)),

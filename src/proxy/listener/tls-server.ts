@@ -70,7 +70,10 @@ export function checkPeer(ctx: ServerTlsContext, socket: TLSSocket): PeerIdentit
   if (!ctx.requestCert) return null;
   const raw = socket.getPeerX509Certificate();
   if (raw === undefined) return ctx.requireCert ? 'client certificate required but none was presented' : null;
-  if (!socket.authorized) return `client certificate rejected: ${String(socket.authorizationError)}`;
+  // A TLSSocket made outside a tls.Server never sets `authorized`: ask OpenSSL's verify result
+  // ourselves, as node's onServerSocketSecure does.
+  const verifyError = (socket as unknown as { _handle: { verifyError(): (Error & { code?: string }) | null } | null })._handle?.verifyError() ?? null;
+  if (verifyError !== null) return `client certificate rejected: ${verifyError.code ?? verifyError.message} (${verifyError.message})`;
   const cfg = ctx.config;
   const sans = sansOf(raw);
   const values = sans.map((s) => s.replace(/^(DNS|URI|IP Address|email):/, ''));
