@@ -124,9 +124,21 @@ export async function startHttpsEcho(name: string, cert: string, key: string, ex
 }
 
 /** HTTP/2 echo (h2c or TLS h2): JSON with backend name, protocol and headers; counts sessions and peak concurrent streams. */
-export async function startH2Echo(name: string, tls?: { cert: string; key: string }): Promise<{ port: number; server: Http2Server | Http2SecureServer; sessions: number; peakStreams: number; close(): Promise<void> }> {
-  const server = tls !== undefined ? createSecureServer({ cert: tls.cert, key: tls.key }) : createHttp2Server();
+export interface H2Echo {
+  port: number;
+  server: Http2Server | Http2SecureServer;
+  readonly sessions: number;
+  readonly peakStreams: number;
+  readonly active: number;
+  /** Answers every request held on `/hold`. */
+  release(): void;
+  close(): Promise<void>;
+}
+
+export async function startH2Echo(name: string, tls?: { cert: string; key: string }): Promise<H2Echo> {
+  const server = tls !== undefined ? createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: false }) : createHttp2Server();
   const state = { sessions: 0, peakStreams: 0, active: 0 };
+  const held: (() => void)[] = [];
   const sessions = new Set<import('node:http2').ServerHttp2Session>();
   server.on('session', (s) => { state.sessions++; sessions.add(s); s.on('close', () => sessions.delete(s)); });
   server.on('stream', (stream, headers) => {
@@ -143,18 +155,22 @@ export async function startH2Echo(name: string, tls?: { cert: string; key: strin
         stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-backend': name });
         stream.end(JSON.stringify({ backend: name, protocol: 'HTTP/2', path, method: headers[':method'], authority: headers[':authority'], scheme: headers[':scheme'], headers, bodyBytes: Buffer.concat(chunks).length }));
       };
-      if (wait !== null) setTimeout(reply, Number(wait[1])); else reply();
+      if (path === '/hold') held.push(reply);
+      else if (wait !== null) setTimeout(reply, Number(wait[1]));
+      else reply();
     });
     stream.on('error', () => {});
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return Object.assign(state, {
+  return {
     port: (server.address() as AddressInfo).port,
     server,
     get sessions() { return state.sessions; },
     get peakStreams() { return state.peakStreams; },
+    get active() { return state.active; },
+    release: () => { for (const r of held.splice(0)) r(); },
     close: () => new Promise<void>((r) => { for (const s of sessions) s.destroy(); server.close(() => r()); }),
-  });
+  };
 }
 
 /** Sends `data` over a fresh TCP or TLS connection and collects the reply until `expect` bytes arrived or it closes. */
