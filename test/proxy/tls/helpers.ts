@@ -1,12 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttp2Server, createSecureServer, type Http2Server, type Http2SecureServer } from 'node:http2';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { request as httpsRequest } from 'node:https';
 import { startSluice, type SluiceProcess } from '../../support/sluice-process.js';
+export { startHttpsEcho, startTcpEcho, startTlsEcho } from '../../support/tls-backends.js';
 
 /** A folder with config.yaml holding `docs`, for `sluice run -c`. */
 export function writeConfig(docs: string): { dir: string; file: string } {
@@ -81,46 +81,6 @@ export function httpsGet(port: number, host: string, path: string, tls: Connecti
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Raw TCP echo server (answers `<name>:` + bytes), for TCP routes. */
-export async function startTcpEcho(name: string): Promise<{ port: number; server: NetServer; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createNetServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    s.on('data', (d) => s.write(`${name}:${d.toString()}`));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, server, close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }) };
-}
-
-/** TLS echo server: replies `<name>:<sni>:` + bytes, for passthrough routes. */
-export async function startTlsEcho(name: string, cert: string, key: string, extra: { ca?: string; requestCert?: boolean } = {}): Promise<{ port: number; server: TlsServer; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createTlsServer({ cert, key, ...(extra.ca !== undefined ? { ca: extra.ca } : {}), requestCert: extra.requestCert === true, rejectUnauthorized: extra.requestCert === true }, (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    s.on('data', (d) => s.write(`${name}:${(s as TLSSocket & { servername?: string }).servername ?? ''}:${d.toString()}`));
-  });
-  server.on('tlsClientError', () => {});
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, server, close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }) };
-}
-
-/** HTTPS/1.1 echo: JSON with backend name, SNI, client certificate subject and request headers. */
-export async function startHttpsEcho(name: string, cert: string, key: string, extra: { ca?: string; requestCert?: boolean; alpn?: string[] } = {}): Promise<{ port: number; server: HttpsServer; close(): Promise<void> }> {
-  const server = createHttpsServer({ cert, key, ...(extra.ca !== undefined ? { ca: extra.ca } : {}), requestCert: extra.requestCert === true, rejectUnauthorized: extra.requestCert === true, ...(extra.alpn !== undefined ? { ALPNProtocols: extra.alpn } : {}) }, (req, res) => {
-    const sock = req.socket as TLSSocket & { servername?: string };
-    const peer = sock.getPeerCertificate();
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ backend: name, sni: sock.servername ?? '', clientCn: peer?.subject?.CN ?? '', path: req.url, headers: req.headers, httpVersion: req.httpVersion }));
-  });
-  server.on('tlsClientError', () => {});
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, server, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
 }
 
 /** HTTP/2 echo (h2c or TLS h2): JSON with backend name, protocol and headers; counts sessions and peak concurrent streams. */
