@@ -34,6 +34,7 @@ export interface RunFlags {
   sourceAddress?: string;
   workloadName?: string;
   listenerFiltersTimeout?: string;
+  requestHeadersTimeout: string;
 }
 
 export function registerRun(program: Command): void {
@@ -62,6 +63,7 @@ export function registerRun(program: Command): void {
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
+    .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
     .action(async (flags: RunFlags) => {
       process.exitCode = await run(flags);
     });
@@ -132,6 +134,7 @@ export async function run(flags: RunFlags): Promise<number> {
     workloadName: workloadNameOf(labels, flags.workloadName),
     sourceAddress: flags.sourceAddress ?? null,
     listenerFiltersTimeoutMs,
+    headersTimeoutMs: Number(flags.requestHeadersTimeout) * 1000,
   });
   const bindErrors = await runtime.apply(first.snapshot);
   if (bindErrors.length > 0) {

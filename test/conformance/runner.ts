@@ -49,6 +49,8 @@ export interface ConformanceCase {
   log?: string;
   /** A line of the operational log (stderr) must match this regex. */
   stderr?: string;
+  /** A copy of the request must reach this (mirror) backend. */
+  mirrored?: { name: string; path?: string; host?: string };
 }
 
 /** run.yaml: how to start the case. */
@@ -156,7 +158,8 @@ export interface CaseEnvironment {
   ca?: string;
   /** Client certificates by run.yaml name. */
   clients: Map<string, IssuedCert>;
-  backends: Map<string, { port: number; close(): Promise<void> }>;
+  /** By name; HTTP echo backends also list the requests they `seen`. */
+  backends: Map<string, { port: number; close(): Promise<void>; seen?: EchoReply[] }>;
   cases: ConformanceCase[];
   close(): Promise<void>;
 }
@@ -168,7 +171,7 @@ export async function startCase(dir: string): Promise<CaseEnvironment> {
   const needsCa = run.certificates !== undefined || run.clientCertificates !== undefined || run.backends !== undefined;
   const ca: TestCa | null = needsCa ? createTestCa() : null;
   const names = [...new Set([...raw.matchAll(/\$\{backend\.([a-z0-9-]+)\}/g)].map((m) => m[1]!))];
-  const backends = new Map<string, { port: number; close(): Promise<void> }>();
+  const backends = new Map<string, { port: number; close(): Promise<void>; seen?: EchoReply[] }>();
   for (const n of names) {
     const spec = run.backends?.find((b) => b.name === n);
     if (spec === undefined) { backends.set(n, await startEchoBackend(n)); continue; }
@@ -318,4 +321,16 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
   }
   if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
   if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
+  if (c.mirrored !== undefined) {
+    const m = c.mirrored;
+    const b = env.backends.get(m.name);
+    if (b === undefined || b.seen === undefined) throw new Error(`no HTTP echo backend ${m.name} in config.yaml`);
+    const seen = b.seen;
+    const deadline = Date.now() + 5000;
+    const hit = (e: EchoReply): boolean => (m.path === undefined || e.path === m.path) && (m.host === undefined || e.host === m.host);
+    while (!seen.some(hit)) {
+      if (Date.now() > deadline) throw new Error(`mirror backend ${m.name} never saw ${JSON.stringify(m)}; it saw ${JSON.stringify(seen.map((e) => [e.path, e.host]))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }

@@ -13,6 +13,7 @@ import { applyHeaderMutation } from './header-ops.js';
 import { getHeader, type HeaderList } from './headers.js';
 import { completeStream, httpDate, sendLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
+import { sendMirrors } from './shadow.js';
 import type { BodySink, HttpStream } from './stream.js';
 
 /** Largest request body kept for retries (Envoy's per-connection buffer limit, 1 MiB). */
@@ -60,7 +61,9 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   readonly #a: ForwardAction;
   readonly #wc: WeightedCluster;
   readonly #cluster: ClusterRuntime;
-  #head = '';
+  #requestLine = '';
+  /** Request headers after the host line, each ending in CRLF (no final blank line). */
+  #headerBlock = '';
   #authority = '';
   #chunked = false;
   #body: Buffer[] | null = null;
@@ -96,7 +99,9 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     // Upgrades (WebSocket) always go over HTTP/1.1.
     this.#h2 = s.upgrade === '' && (proto === 'http2' || (proto === 'auto' && s.protocol === 'HTTP/2'));
     this.#buildHead();
-    if (s.hasBody && this.#a.retry !== null) this.#body = [];
+    const mirrors = this.#a.mirrors.length > 0;
+    if (s.hasBody && (this.#a.retry !== null || mirrors)) this.#body = [];
+    if (mirrors && !s.hasBody) sendMirrors(s.conn.proxy.clusters, this.#a.mirrors, s.method, this.#requestLine, this.#authority, this.#headerBlock, null);
     s.onAbort = this.#onDownstreamAbort;
     if (this.#a.timeoutMs > 0) this.#timer = setTimeout(this.#onGlobalTimeout, this.#a.timeoutMs);
     this.#startMs = performance.now();
@@ -122,8 +127,10 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
       if (this.#wc.requestHeaders.authority !== null) authority = this.#wc.requestHeaders.authority;
     }
     this.#authority = authority;
-    if (this.#h2) { this.#buildH2Headers(path, authority); return; }
-    let head = `${s.method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n`;
+    // The HTTP/1.1 head is built for h2 upstreams too: mirrors always speak HTTP/1.1.
+    if (this.#h2) this.#buildH2Headers(path, authority);
+    this.#requestLine = `${s.method} ${path} HTTP/1.1\r\n`;
+    let head = '';
     let contentLength: string | undefined;
     let teTrailers = false;
     let upgrade = '';
@@ -144,7 +151,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (upgrade !== '' && s.upgrade !== '') head += `connection: Upgrade\r\nupgrade: ${upgrade}\r\n`;
     if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
     else if (s.hasBody) { head += 'transfer-encoding: chunked\r\n'; this.#chunked = true; }
-    this.#head = head;
+    this.#headerBlock = head;
   }
 
   /** The same request as HTTP/2 headers: hop-by-hop headers dropped, no chunked framing. */
@@ -238,7 +245,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (r !== null && r.perTryTimeoutMs > 0) this.#tryTimer = setTimeout(this.#onTryTimeout, r.perTryTimeoutMs);
     if (this.#h2) { this.#dispatchH2(c as Http2Stream); return; }
     const conn = c as Http1Connection;
-    const head = `${this.#head}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
+    const head = `${this.#requestLine}host: ${this.#authority}\r\n${this.#headerBlock}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
     if (!s.hasBody) {
       conn.dispatch(this, Buffer.from(head, 'latin1'), null, true);
     } else if (this.#bodyDone) {
@@ -256,7 +263,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (!s.hasBody) {
       st.dispatchHeaders(this, headers, null, true);
     } else if (this.#bodyDone) {
-      st.dispatchHeaders(this, headers, this.#replayBody(), true);
+      st.dispatchHeaders(this, headers, this.#replayBody(false), true);
     } else {
       st.dispatchHeaders(this, headers, null, false);
       if (!this.#bodyStarted) { this.#bodyStarted = true; s.codec.startBody(s, this); }
@@ -288,13 +295,17 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     }
     const conn = this.#conn;
     if (conn === null) return;
-    const ok = this.#chunked ? conn.writeBody(frameChunk(chunk)) : conn.writeBody(chunk);
+    const ok = this.#chunked && !this.#h2 ? conn.writeBody(frameChunk(chunk)) : conn.writeBody(chunk);
     if (!ok) s.codec.pauseBody(s);
   }
 
   onEnd(_trailers: HeaderList | null): void {
     this.#bodyDone = true;
-    this.#conn?.endRequest(this.#chunked ? LAST_CHUNK : null);
+    this.#conn?.endRequest(this.#chunked && !this.#h2 ? LAST_CHUNK : null);
+    if (this.#a.mirrors.length > 0 && this.#body !== null) {
+      const s = this.#s;
+      sendMirrors(s.conn.proxy.clusters, this.#a.mirrors, s.method, this.#requestLine, this.#authority, this.#headerBlock, this.#replayBody());
+    }
   }
 
   onError(_err: Error): void {
@@ -305,9 +316,10 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     this.#s.codec.resumeBody(this.#s);
   }
 
-  #replayBody(): Buffer {
+  /** The buffered body, chunk-framed when the HTTP/1.1 head says chunked (`framed` false: raw, for HTTP/2). */
+  #replayBody(chunked = this.#chunked): Buffer {
     const parts = this.#body ?? [];
-    if (!this.#chunked) return Buffer.concat(parts);
+    if (!chunked) return Buffer.concat(parts);
     const framed: Buffer[] = [];
     for (const p of parts) framed.push(frameChunk(p));
     framed.push(LAST_CHUNK);
