@@ -144,6 +144,14 @@ function buildCluster(ctx: CompileContext, owner: Resource, at: (string | number
     : service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN' ? 'strict_dns' : 'eds';
   const pool = compilePool(policy.connectionPool, ctx);
   let protocol: UpstreamProtocol = svcPort.protocol === 'HTTP2' || svcPort.protocol === 'GRPC' || svcPort.protocol === 'GRPC-WEB' ? 'http2' : svcPort.protocol === '' ? 'auto' : 'http1';
+  const tls = compileClientTls(ctx, policy.tls, service, endpoints);
+  if (tls !== null && rule !== null && tls.mode !== 'ISTIO_MUTUAL') {
+    // A credential that cannot be used: every connection fails (503 UF); say so at load.
+    for (const n of [tls.certSecret, tls.caSecret]) {
+      const e = n === null ? null : ctx.secrets.get(n)?.error ?? null;
+      if (e !== null) ctx.report(rule.rule, ['spec', 'trafficPolicy', 'tls'], 'SLU0210', 'warning', `TLS origination to ${host}: ${e}; requests to this destination get 503 (UF)`, 'fix the credentialName Secret or the certificate file paths');
+    }
+  }
   if (pool.useClientProtocol) protocol = 'auto';
   else if (pool.h2Upgrade && protocol === 'http1' && svcPort.protocol === 'HTTP') protocol = 'http2';
   return Object.freeze({
@@ -157,7 +165,7 @@ function buildCluster(ctx: CompileContext, owner: Resource, at: (string | number
     lb: compileLb(policy.loadBalancer),
     pool,
     outlier: compileOutlier(policy.outlierDetection),
-    tls: compileClientTls(ctx, policy.tls, service, endpoints),
+    tls,
     meshExternal: service.location === 'MESH_EXTERNAL',
     origins: Object.freeze(origins),
   });

@@ -187,6 +187,44 @@ spec:
   });
 });
 
+describe('DestinationRule TLS credentials', () => {
+  it('a MUTUAL credential that is missing is reported at load (SLU0210), the cluster answers 503 UF', () => {
+    const { snap, diags } = build(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default}
+spec:
+  hosts: [ext.example.com]
+  resolution: DNS
+  ports: [{number: 443, name: https, protocol: HTTPS}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ext, namespace: default}
+spec:
+  host: ext.example.com
+  trafficPolicy: {tls: {mode: MUTUAL, credentialName: nope}}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [ext.example.com]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ext, namespace: default}
+spec:
+  hosts: [ext.example.com]
+  gateways: [istio-system/gw]
+  http: [{route: [{destination: {host: ext.example.com, port: {number: 443}}}]}]
+`);
+    expect(snap.clusters.get('outbound|443||ext.example.com')?.tls).toMatchObject({ mode: 'MUTUAL', certSecret: 'kubernetes://nope', caSecret: null, autoSni: true });
+    expect(diags.find((d) => d.code === 'SLU0210')?.message).toContain('secret istio-system/nope not found');
+  });
+});
+
 describe('x-forwarded-client-cert mode', () => {
   it("defaults to Istio's gateway SANITIZE_SET; meshConfig.defaultConfig.gatewayTopology overrides it", () => {
     const cfg = `${gateway('{mode: SIMPLE, credentialName: cred}')}---\n${tlsSecretYaml('cred', 'istio-system', leaf)}`;

@@ -29,6 +29,7 @@ const clientOk = issueCert(ca, 'client', ['spiffe://cluster.local/ns/default/sa/
 const clientOtherSan = issueCert(ca, 'other', ['spiffe://cluster.local/ns/default/sa/other'], { client: true });
 const clientRogue = issueCert(rogueCa, 'client', ['spiffe://cluster.local/ns/default/sa/client'], { client: true });
 const clientOkHash = createHash('sha256').update(new X509Certificate(clientOk.cert).raw).digest('hex');
+const clientOkSpki = createHash('sha256').update(new X509Certificate(clientOk.cert).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 let echo: EchoBackend;
@@ -63,6 +64,7 @@ ${https(8444, 'opt.example.com', 'https-o')}    tls: {mode: OPTIONAL_MUTUAL, cre
 ${https(8445, 'v13.example.com', 'https-v13')}    tls: {mode: SIMPLE, credentialName: cert-v13, minProtocolVersion: TLSV1_3}
 ${https(8446, 'v12.example.com', 'https-v12')}    tls: {mode: SIMPLE, credentialName: cert-v12, maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES256-GCM-SHA384, NOT-A-CIPHER]}
 ${https(8447, 'files.example.com', 'https-f')}    tls: {mode: MUTUAL, serverCertificate: ${certFiles.certFile}, privateKey: ${certFiles.keyFile}, caCertificates: ${ca.certFile}, verifyCertificateHash: ["${clientOkHash.toUpperCase().match(/../g)!.join(':')}"]}
+${https(8448, 'opt.example.com', 'https-spki')}    tls: {mode: MUTUAL, credentialName: cert-o, verifyCertificateSpki: ["${clientOkSpki}"]}
   - port: {number: 9000, name: tcp, protocol: TCP}
     hosts: ["*"]
   - port: {number: 9443, name: tls-term, protocol: TLS}
@@ -131,7 +133,7 @@ ${tlsSecretYaml('cert-v13', 'istio-system', certV13)}
 ${tlsSecretYaml('cert-v12', 'istio-system', certV12)}
 ---
 ${tlsSecretYaml('cert-tcp', 'istio-system', certTcp)}
-`, [443, 8443, 8444, 8445, 8446, 8447, 9000, 9443], ['--listener-filters-timeout', '300ms']);
+`, [443, 8443, 8444, 8445, 8446, 8447, 8448, 9000, 9443], ['--listener-filters-timeout', '300ms']);
 });
 
 afterAll(async () => {
@@ -251,6 +253,16 @@ describe('MUTUAL, OPTIONAL_MUTUAL and client certificate checks', () => {
     const other = await httpsGet(gw.port(8447), 'files.example.com', '/', { ...trust, cert: clientOtherSan.cert, key: clientOtherSan.key }).catch((e: Error) => e);
     expect(other).toBeInstanceOf(Error);
     await gw.waitFor(/closed: client certificate \(sha256 [0-9a-f]+, spki \S+\) matches neither verifyCertificateSpki nor verifyCertificateHash/);
+  });
+});
+
+describe('verifyCertificateSpki', () => {
+  it('pins the client public key: the pinned certificate passes, another one from the same CA does not', async () => {
+    const ok = await httpsGet(gw.port(8448), 'opt.example.com', '/', { ...trust, cert: clientOk.cert, key: clientOk.key });
+    expect(ok.status).toBe(200);
+    const other = await httpsGet(gw.port(8448), 'opt.example.com', '/', { ...trust, cert: clientOtherSan.cert, key: clientOtherSan.key }).catch((e: Error) => e);
+    expect(other).toBeInstanceOf(Error);
+    await gw.waitFor(/opt\.example\.com\) closed: client certificate \(sha256 [0-9a-f]+, spki \S+\) matches neither verifyCertificateSpki nor verifyCertificateHash/);
   });
 });
 
