@@ -143,6 +143,9 @@ export class ListenerManager {
       socket.removeListener('data', onData);
       this.#refuse(l, socket, buf.length === 0 ? `no data within ${this.#timeoutMs} ms (listener filters timeout)` : `incomplete TLS ClientHello (${buf.length} bytes) within ${this.#timeoutMs} ms (listener filters timeout)`, '', 'timeout');
     }, this.#timeoutMs);
+    // A client that leaves first needs no refusal (and no log line).
+    const onClose = (): void => clearTimeout(timer);
+    socket.once('close', onClose);
     const onData = (d: Buffer): void => {
       buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
       const hello = parseClientHello(buf);
@@ -152,6 +155,7 @@ export class ListenerManager {
       }
       clearTimeout(timer);
       socket.removeListener('data', onData);
+      socket.removeListener('close', onClose);
       socket.pause();
       if (hello === PeekResult.NotTls) {
         // Plaintext on a TLS port: no filter chain matches (NR) — unless a plaintext chain exists.
@@ -216,6 +220,7 @@ export class ListenerManager {
       tls.destroy();
       socket.destroy();
     }, this.#timeoutMs);
+    socket.once('close', () => clearTimeout(timer));
     tls.on('error', (e: NodeJS.ErrnoException) => {
       if (secured) return;
       clearTimeout(timer);

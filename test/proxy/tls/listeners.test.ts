@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { connect as h2connect } from 'node:http2';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCa, issueCert, tlsSecretYaml } from '../../support/certs.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../support/echo-backend.js';
@@ -322,6 +323,24 @@ describe('bad input closes the connection, logs why, and the gateway lives on', 
     sock.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03]));
     await closed;
     await gw.waitFor(/closed: incomplete TLS ClientHello \(10 bytes\) within 300 ms/);
+  });
+
+  it('a client that sends a whole ClientHello and then stalls is closed after the timeout', async () => {
+    // Capture a real ClientHello for a.example.com, then replay it and never answer.
+    const capture = createNetServer();
+    await new Promise<void>((r) => capture.listen(0, '127.0.0.1', r));
+    const hello = new Promise<Buffer>((resolve) => capture.once('connection', (s) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); })));
+    const probe = tlsConnect({ host: '127.0.0.1', port: (capture.address() as AddressInfo).port, servername: 'a.example.com' });
+    probe.on('error', () => {});
+    const bytes = await hello;
+    capture.close();
+    const sock = netConnect(gw.port(443), '127.0.0.1');
+    sock.on('error', () => {});
+    sock.on('data', () => {});
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.write(bytes);
+    await closed;
+    await gw.waitFor(/SNI a\.example\.com\) closed: TLS handshake not completed within 300 ms/);
   });
 
   it('a client that connects and sends nothing is closed too', async () => {
