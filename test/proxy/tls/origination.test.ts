@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCa, issueCert, tlsSecretYaml } from '../../support/certs.js';
 import type { SluiceProcess } from '../../support/sluice-process.js';
 import { sendRequest } from '../../conformance/runner.js';
+import { startEchoBackend, type EchoBackend } from '../../support/echo-backend.js';
 import { startGateway, startH2Echo, startHttpsEcho, type H2Echo } from './helpers.js';
 
 // DestinationRule TLS origination and upstream HTTP/2 against real local servers: SIMPLE with
@@ -22,6 +23,7 @@ let h2tls: H2Echo;
 let h2c: H2Echo;
 let h2cLimited: H2Echo;
 let h2cOverflow: H2Echo;
+let h1only: EchoBackend;
 
 interface Upstream { host: string; port: number; protocol: string; tls?: string; pool?: string }
 
@@ -54,6 +56,7 @@ beforeAll(async () => {
   h2c = await startH2Echo('h2c');
   h2cLimited = await startH2Echo('h2c-limited');
   h2cOverflow = await startH2Echo('h2c-overflow');
+  h1only = await startEchoBackend('h1only');
   const caFile = ca.certFile;
   const upstreams: Upstream[] = [
     { host: 'ext.example.com', port: httpsEcho.port, protocol: 'HTTPS', tls: `{mode: SIMPLE, caCertificates: ${caFile}}` },
@@ -69,6 +72,7 @@ beforeAll(async () => {
     { host: 'plain.example.com', port: h2c.port, protocol: 'HTTP', pool: '{http: {useClientProtocol: true}}' },
     { host: 'limited.example.com', port: h2cLimited.port, protocol: 'GRPC', pool: '{tcp: {maxConnections: 1}, http: {maxConcurrentStreams: 1}}' },
     { host: 'overflow.example.com', port: h2cOverflow.port, protocol: 'GRPC', pool: '{http: {http2MaxRequests: 1}}' },
+    { host: 'h1only.example.com', port: h1only.port, protocol: 'HTTP2', pool: '{tcp: {connectTimeout: 5s}}' },
   ];
   gw = await startGateway(`
 apiVersion: networking.istio.io/v1
@@ -96,7 +100,7 @@ ${tlsSecretYaml('egress-client', 'istio-system', { cert: client.cert, key: clien
 
 afterAll(async () => {
   await gw?.stop();
-  for (const s of [httpsEcho, mtlsEcho, h2tls, h2c, h2cLimited, h2cOverflow]) await s?.close();
+  for (const s of [httpsEcho, mtlsEcho, h2tls, h2c, h2cLimited, h2cOverflow, h1only]) await s?.close();
 });
 
 const get = (host: string, path = '/'): ReturnType<typeof sendRequest> => sendRequest(gw.port(80), { host, path });
@@ -187,6 +191,12 @@ describe('HTTP/2 upstreams', () => {
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     expect(h2cLimited.peakStreams).toBe(1);
     expect(h2cLimited.sessions).toBe(1);
+  });
+
+  it('an upstream declared HTTP2 that only speaks HTTP/1.1: 503 with the reason, no hang', async () => {
+    const r = await get('h1only.example.com', '/h1only');
+    expect(r.status).toBe(503);
+    await gw.waitFor(/"GET \/h1only HTTP\/1\.1" 503 (UC|UF|UR) /, 'stdout');
   });
 
   it('http2MaxRequests 1: a second concurrent request overflows (503 UO)', async () => {
