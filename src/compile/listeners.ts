@@ -203,7 +203,7 @@ function compileServerTls(ctx: CompileContext, s: MergedServer): ServerTls | nul
     alpn: Object.freeze(s.protocol === 'HTTPS' ? ['h2', 'http/1.1'] : []),
   };
   const fp = createHash('sha256').update(JSON.stringify(params));
-  for (const c of certificates) fp.update(c.fingerprint);
-  if (ca !== null) fp.update(ca.fingerprint);
+  for (const c of certificates) fp.update(c.fingerprint ?? `${c.cert}${c.key}`);
+  if (ca !== null) fp.update(ca.fingerprint ?? ca.ca ?? '');
   return Object.freeze({ ...params, fingerprint: fp.digest('hex').slice(0, 16) });
 }

@@ -189,14 +189,15 @@ export class ListenerManager {
     if (this.#tlsSnapshot !== snap) {
       // Keep the contexts the new snapshot still uses (TLS session tickets stay valid).
       const live = new Set<string>();
-      for (const l of snap.listeners) for (const c of l.filterChains) if (c.tls !== null) live.add(c.tls.fingerprint);
+      for (const l of snap.listeners) for (const c of l.filterChains) if (c.tls !== null) live.add(tlsKey(c, snap));
       for (const k of this.#tls.keys()) if (!live.has(k)) this.#tls.delete(k);
       this.#tlsSnapshot = snap;
     }
-    let t = this.#tls.get(cfg.fingerprint);
+    const key = tlsKey(chain, snap);
+    let t = this.#tls.get(key);
     if (t === undefined) {
       t = buildServerTls(cfg, snap.secrets);
-      this.#tls.set(cfg.fingerprint, t);
+      this.#tls.set(key, t);
     }
     return t;
   }
@@ -307,6 +308,11 @@ export function selectChain(l: Listener, sni: string): FilterChain | null {
     }
   }
   return wildcard ?? fallback;
+}
+
+/** Context cache key: the material's fingerprint, else (no fingerprint compiled) per chain and snapshot. */
+function tlsKey(c: FilterChain, snap: Snapshot): string {
+  return c.tls?.fingerprint ?? `${c.name}@${snap.version}`;
 }
 
 /** OpenSSL's reason, without the library prefix noise (`...:SSL routines:...:tlsv1 alert unknown ca`). */

@@ -8,8 +8,8 @@ import type { DownstreamConnection } from '../http/stream.js';
  * with this connection's element, APPEND_FORWARD appends it, FORWARD_ONLY keeps the header.
  */
 export function applyForwardClientCert(h: HeaderList, conn: DownstreamConnection): void {
-  const mode = conn.chain.forwardClientCertDetails;
-  const mine = conn.xfcc;
+  const mode = conn.chain.forwardClientCertDetails ?? 'SANITIZE_SET';
+  const mine = conn.xfcc ?? '';
   if (mode === 'ALWAYS_FORWARD_ONLY') return;
   if (mine === '' || mode === 'SANITIZE') { removeHeader(h, 'x-forwarded-client-cert'); return; }
   if (mode === 'FORWARD_ONLY') return;

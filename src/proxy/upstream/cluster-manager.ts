@@ -127,7 +127,7 @@ export class ClusterRuntime {
       connectTimeoutMs: config.pool.connectTimeoutMs,
       maxConnectionDurationMs: config.pool.maxConnectionDurationMs,
     };
-    this.h2Limits = { activeRequests: 0, maxRequests: config.pool.maxRequests, maxConcurrentStreams: Math.max(1, config.pool.maxConcurrentStreams) };
+    this.h2Limits = { activeRequests: 0, maxRequests: config.pool.maxRequests, maxConcurrentStreams: Math.max(1, config.pool.maxConcurrentStreams ?? 2 ** 31 - 1) };
     this.tls = config.tls !== null ? buildClientTls(config.tls, secrets) : null;
     if (config.type === 'strict_dns') this.#resolve();
     else {
