@@ -102,6 +102,13 @@ export function proxyTcp(client: Duplex, initial: Buffer | null, conn: Downstrea
       up.on('data', (d: Buffer) => { s.bytesSent += d.length; });
       up.on('error', () => { client.destroy(); });
       up.once('close', () => { client.destroy(); done(); });
+      // Envoy's tcp_proxy idle_timeout (Istio: 1 h): no bytes either way for that long closes both.
+      const idle = c.config.pool.idleTimeoutMs;
+      if (idle > 0) {
+        const onIdle = (): void => { s.details = 'idle_timeout'; up.destroy(); client.destroy(); };
+        up.setTimeout(idle, onIdle);
+        if ('setTimeout' in client) (client as Socket).setTimeout(idle, onIdle);
+      }
       client.pipe(up);
       up.pipe(client);
       client.resume();

@@ -112,6 +112,13 @@ ${serviceEntry('special', 'special.default.svc.cluster.local', 443, 'TLS', speci
 ${serviceEntry('tcp1', 'tcp1.default.svc.cluster.local', 7000, 'TCP', tcp1.port)}
 ${serviceEntry('tcp2', 'tcp2.default.svc.cluster.local', 7000, 'TCP', tcp2.port)}
 ---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tcp1, namespace: default}
+spec:
+  host: tcp1.default.svc.cluster.local
+  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 400ms}}}
+---
 ${tlsSecretYaml('cert-a', 'istio-system', certA)}
 ---
 apiVersion: v1
@@ -270,10 +277,10 @@ describe('verifyCertificateSpki', () => {
 describe('protocol versions and cipher suites', () => {
   it('minProtocolVersion TLSV1_3 refuses a TLS 1.2 client', async () => {
     const ok = await tlsHandshake(gw.port(8445), { servername: 'v13.example.com', ...trust });
-    expect(ok.protocol).toBe('TLSv1.3');
+    expect(ok.protocol, ok.error).toBe('TLSv1.3');
     ok.socket!.destroy();
     const old = await tlsHandshake(gw.port(8445), { servername: 'v13.example.com', ...trust, maxVersion: 'TLSv1.2' });
-    expect(old.ok).toBe(false);
+    expect(old.ok, old.protocol).toBe(false);
     await gw.waitFor(/v13\.example\.com\) closed: TLS handshake failed: .*(unsupported protocol|version)/i);
   });
 
@@ -298,6 +305,17 @@ describe('TCP servers', () => {
       seen.add(reply.split(':')[0]!);
     }
     expect([...seen].sort()).toEqual(['tcp1', 'tcp2']);
+  });
+
+  it('a TCP connection idle for the DestinationRule idleTimeout is closed', async () => {
+    const h = await tlsHandshake(gw.port(9443), { servername: 'tcp.example.com', ...trust });
+    const sock = h.socket!;
+    let got = '';
+    sock.on('data', (d: Buffer) => { got += d.toString(); });
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.write('once');
+    await closed;
+    expect(got).toBe('tcp1:once');
   });
 
   it('TLS terminated at the gateway, then opaque TCP upstream', async () => {
