@@ -24,6 +24,8 @@ const certV13 = srv('v13.example.com');
 const certV12 = srv('v12.example.com');
 const certFiles = srv('files.example.com');
 const certTcp = srv('tcp.example.com');
+const dualRsa = issueCert(ca, 'dual.example.com', ['dual.example.com'], { rsa: true });
+const dualEc = srv('dual.example.com');
 const passWild = issueCert(ca, 'wild.pass.example.com', ['*.pass.example.com']);
 const passSpecial = issueCert(ca, 'special.pass.example.com', ['special.pass.example.com']);
 const clientOk = issueCert(ca, 'client', ['spiffe://cluster.local/ns/default/sa/client', 'client.example.com'], { client: true });
@@ -66,6 +68,7 @@ ${https(8445, 'v13.example.com', 'https-v13')}    tls: {mode: SIMPLE, credential
 ${https(8446, 'v12.example.com', 'https-v12')}    tls: {mode: SIMPLE, credentialName: cert-v12, maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES256-GCM-SHA384, NOT-A-CIPHER]}
 ${https(8447, 'files.example.com', 'https-f')}    tls: {mode: MUTUAL, serverCertificate: ${certFiles.certFile}, privateKey: ${certFiles.keyFile}, caCertificates: ${ca.certFile}, verifyCertificateHash: ["${clientOkHash.toUpperCase().match(/../g)!.join(':')}"]}
 ${https(8448, 'opt.example.com', 'https-spki')}    tls: {mode: MUTUAL, credentialName: cert-o, verifyCertificateSpki: ["${clientOkSpki}"]}
+${https(443, 'dual.example.com', 'https-dual')}    tls: {mode: SIMPLE, credentialNames: [dual-rsa, dual-ec]}
   - port: {number: 9000, name: tcp, protocol: TCP}
     hosts: ["*"]
   - port: {number: 9443, name: tls-term, protocol: TLS}
@@ -141,6 +144,10 @@ ${tlsSecretYaml('cert-v13', 'istio-system', certV13)}
 ${tlsSecretYaml('cert-v12', 'istio-system', certV12)}
 ---
 ${tlsSecretYaml('cert-tcp', 'istio-system', certTcp)}
+---
+${tlsSecretYaml('dual-rsa', 'istio-system', dualRsa)}
+---
+${tlsSecretYaml('dual-ec', 'istio-system', dualEc)}
 `, [443, 8443, 8444, 8445, 8446, 8447, 8448, 9000, 9443], ['--listener-filters-timeout', '300ms']);
 });
 
@@ -169,6 +176,17 @@ describe('several servers on one port, chosen by SNI', () => {
     const h = await tlsHandshake(gw.port(443), { servername: 'b.example.com', ...trust });
     expect(h.serverCn).toBe('b.example.com');
     h.socket!.destroy();
+  });
+
+  it('credentialNames: an RSA and an ECDSA certificate on one server, chosen by what the client supports', async () => {
+    const rsa = await tlsHandshake(gw.port(443), { servername: 'dual.example.com', ...trust, sigalgs: 'rsa_pss_rsae_sha256:rsa_pkcs1_sha256' });
+    expect(rsa.ok, rsa.error).toBe(true);
+    expect(rsa.socket!.getPeerX509Certificate()!.publicKey.asymmetricKeyType).toBe('rsa');
+    rsa.socket!.destroy();
+    const ec = await tlsHandshake(gw.port(443), { servername: 'dual.example.com', ...trust, sigalgs: 'ecdsa_secp256r1_sha256' });
+    expect(ec.ok, ec.error).toBe(true);
+    expect(ec.socket!.getPeerX509Certificate()!.publicKey.asymmetricKeyType).toBe('ec');
+    ec.socket!.destroy();
   });
 
   it('passthrough on the same port: the most specific sniHosts wins, the backend terminates TLS', async () => {
