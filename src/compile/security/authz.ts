@@ -289,6 +289,9 @@ function compileExtAuthzProvider(ctx: CompileContext, ap: AP, name: string, port
     ctx.report(ap, at, 'SLU0505', 'warning', `extension provider "${name}" needs service and port; matching requests are denied`, 'set envoyExtAuthzHttp.service and .port');
     return null;
   }
+  if (http.includeRequestBodyInCheck !== undefined) {
+    ctx.report(ap, at, 'SLU0507', 'warning', `extension provider "${name}": includeRequestBodyInCheck is not supported by Sluice; the check request is sent without the body`);
+  }
   // `service` is `[namespace/]host`; a short host is relative to the root namespace's view.
   const slash = http.service.indexOf('/');
   const host = slash >= 0 ? http.service.slice(slash + 1) : http.service;
