@@ -47,10 +47,16 @@ export interface PeerIdentity {
  */
 export function checkPeer(ctx: ServerTlsContext, socket: TLSSocket): PeerIdentity | null | string {
   if (!ctx.requestCert) return null;
-  const raw = socket.getPeerX509Certificate?.();
-  if (raw === undefined) return ctx.requireCert ? 'client certificate required' : null;
-  if (!socket.authorized) return `client certificate not verified: ${String(socket.authorizationError)}`;
-  const cfg = ctx.config;
+  return checkPeerCertificate(ctx.config, ctx.requireCert, socket.getPeerX509Certificate?.(), socket.authorized, socket.authorizationError);
+}
+
+/**
+ * The checks of `checkPeer` on a certificate already verified (or not) against the CA: also
+ * what `sluice trace --client-cert` runs.
+ */
+export function checkPeerCertificate(cfg: ServerTls, requireCert: boolean, raw: X509Certificate | undefined, authorized: boolean, authorizationError: unknown): PeerIdentity | null | string {
+  if (raw === undefined) return requireCert ? 'client certificate required' : null;
+  if (!authorized) return `client certificate not verified: ${String(authorizationError)}`;
   const sans = (raw.subjectAltName ?? '').split(', ').filter((s) => s !== '');
   const values = sans.map((s) => s.replace(/^(DNS|URI|IP Address|email):/, ''));
   if (cfg.subjectAltNames.length > 0 && !cfg.subjectAltNames.some((w) => values.includes(w))) {

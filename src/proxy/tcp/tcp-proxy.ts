@@ -5,6 +5,7 @@ import type { L4Route } from '../../compile/snapshot.js';
 import type { ConnectionEventLog } from '../listener/listener-manager.js';
 import { ResponseFlag } from '../http/response-flags.js';
 import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
+import { pickWeighted } from '../upstream/load-balancer.js';
 import { TcpSession } from './tcp-session.js';
 
 /** The first L4 route whose SNI set covers `sni` (tls routes) or that has none (tcp routes). */
@@ -36,11 +37,7 @@ export function proxyTcp(client: Duplex, initial: Buffer | null, conn: Downstrea
     done();
     return;
   }
-  let pick = route.clusters[0]!;
-  if (route.clusters.length > 1 && route.totalWeight > 0) {
-    const r = Math.random() * route.totalWeight;
-    pick = route.clusters.find((c) => r < c.cumulative) ?? pick;
-  }
+  const pick = pickWeighted(route, Math.random());
   s.clusterName = pick.cluster;
   const cluster = proxy.clusters.get(pick.cluster);
   if (cluster === undefined) {
