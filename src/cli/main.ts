@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
+import { registerTrace } from './trace.js';
 
 const program = new Command();
 program.exitOverride();
@@ -11,6 +12,7 @@ program
 
 registerRun(program);
 registerDemo(program);
+registerTrace(program);
 
 try {
   await program.parseAsync(process.argv);

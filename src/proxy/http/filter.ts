@@ -33,6 +33,7 @@ export interface FilterExplanation {
   readonly status?: number;
   readonly responseFlag?: string;
   readonly details?: string;
+  readonly body?: string;
   /** The policy that decided (`AuthorizationPolicy ns/name`), with its rule and position. */
   readonly decidedBy?: { readonly resource: string; readonly rule?: string; readonly file?: string; readonly line?: number };
   /** What to add or change to get a different outcome. */

@@ -23,18 +23,38 @@ const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connect
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'server', 'trailer']);
 
 export function forwardRequest(s: HttpStream, a: ForwardAction): void {
-  if (a.clusters.length === 0) {
-    sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found');
-    return;
-  }
-  const wc = pickWeighted(a, Math.random());
-  s.clusterName = wc.cluster;
+  const wc = chooseDestination(s, a, Math.random());
+  if (wc === null) return;
   const cluster = s.conn.proxy.clusters.get(wc.cluster);
   if (cluster === undefined) {
-    sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found', null, s.route!.responseHeaders);
+    sendClusterNotFound(s);
     return;
   }
   new UpstreamRequest(s, a, wc, cluster).start();
+}
+
+/**
+ * The destination of a forward action for one draw in [0, 1) (sets `s.clusterName`), or null
+ * after answering 503 NC when the route has no destination at all.
+ */
+export function chooseDestination(s: HttpStream, a: ForwardAction, draw: number): WeightedCluster | null {
+  if (a.clusters.length === 0) {
+    sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found');
+    return null;
+  }
+  const wc = pickWeighted(a, draw);
+  s.clusterName = wc.cluster;
+  return wc;
+}
+
+/** 503 NC: the route names a cluster this snapshot does not have (unknown host, port or subset). */
+export function sendClusterNotFound(s: HttpStream): void {
+  sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found', null, s.route!.responseHeaders);
+}
+
+/** 503 UH: the cluster has no endpoint to send to (none configured, or all ejected). */
+export function sendNoHealthyUpstream(s: HttpStream): void {
+  sendLocalReply(s, 503, 'no healthy upstream', ResponseFlag.UH, 'no_healthy_upstream', null, s.route!.responseHeaders);
 }
 
 /** The request head as it goes upstream, and how its body is framed. */
@@ -178,7 +198,8 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     const exclude = this.#a.retry?.ignorePreviousHosts === true ? this.#tried : null;
     host = cluster.pick(this.#hashKey(), exclude);
     if (host === null) {
-      this.#fail(503, 'no healthy upstream', ResponseFlag.UH, 'no_healthy_upstream');
+      this.#finish();
+      sendNoHealthyUpstream(s);
       return;
     }
     this.#useHost(host);
