@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
+import { registerTest } from './test.js';
 import { registerTrace } from './trace.js';
 
 const program = new Command();
@@ -13,6 +14,7 @@ program
 registerRun(program);
 registerDemo(program);
 registerTrace(program);
+registerTest(program);
 
 try {
   await program.parseAsync(process.argv);
