@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerAnalyze } from './analyze.js';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
 import { registerTest } from './test.js';
@@ -15,6 +16,7 @@ registerRun(program);
 registerDemo(program);
 registerTrace(program);
 registerTest(program);
+registerAnalyze(program);
 
 try {
   await program.parseAsync(process.argv);
