@@ -385,12 +385,12 @@ class Tracer {
       return;
     }
     const head = buildUpstreamHead(s, a, wc);
+    const fullHead = `${head.requestLine}host: ${head.authority}\r\n${head.headerBlock}x-envoy-attempt-count: 1\r\n\r\n`;
     const headers: [string, string][] = [];
-    for (const line of head.head.split('\r\n').slice(1)) {
+    for (const line of fullHead.split('\r\n').slice(1)) {
       const i = line.indexOf(': ');
       if (i > 0) headers.push([line.slice(0, i), line.slice(i + 2)]);
     }
-    headers.push(['x-envoy-attempt-count', '1']);
     this.#describeCluster(cluster);
     const ep = this.#pickEndpoint(s, cluster, head.authority);
     if (ep === false) {
@@ -415,7 +415,7 @@ class Tracer {
       path: head.path,
       authority: head.authority,
       headers,
-      head: `${head.head}x-envoy-attempt-count: 1\r\n\r\n`,
+      head: fullHead,
       endpoint: ep,
       endpoints: cluster.endpoints.map((e) => `${e.address}:${e.port}`),
       loadBalancer: cluster.lb.policy,

@@ -11,6 +11,7 @@ import { applyHeaderMutation } from './header-ops.js';
 import { getHeader, type HeaderList } from './headers.js';
 import { completeStream, httpDate, sendLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
+import { sendMirrors } from './shadow.js';
 import type { BodySink, HttpStream } from './stream.js';
 
 /** Largest request body kept for retries (Envoy's per-connection buffer limit, 1 MiB). */
@@ -59,8 +60,13 @@ export function sendNoHealthyUpstream(s: HttpStream): void {
 
 /** The request head as it goes upstream, and how its body is framed. */
 export interface UpstreamHead {
-  /** Request line and headers, each line CRLF-terminated; x-envoy-attempt-count and the blank line follow per attempt. */
-  readonly head: string;
+  /** `METHOD path HTTP/1.1` CRLF. */
+  readonly requestLine: string;
+  /**
+   * Request headers after the host line, each ending in CRLF (no final blank line): the
+   * attempt writes `requestLine`, `host: <authority>`, this, x-envoy-attempt-count, CRLF.
+   */
+  readonly headerBlock: string;
   readonly path: string;
   readonly authority: string;
   readonly chunked: boolean;
@@ -88,7 +94,8 @@ export function buildUpstreamHead(s: HttpStream, a: ForwardAction, wc: WeightedC
     applyHeaderMutation(h, wc.requestHeaders);
     if (wc.requestHeaders.authority !== null) authority = wc.requestHeaders.authority;
   }
-  let head = `${s.method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n`;
+  const requestLine = `${s.method} ${path} HTTP/1.1\r\n`;
+  let head = '';
   let contentLength: string | undefined;
   let teTrailers = false;
   let upgrade = '';
@@ -110,7 +117,7 @@ export function buildUpstreamHead(s: HttpStream, a: ForwardAction, wc: WeightedC
   if (upgrade !== '' && s.upgrade !== '') head += `connection: Upgrade\r\nupgrade: ${upgrade}\r\n`;
   if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
   else if (s.hasBody) { head += 'transfer-encoding: chunked\r\n'; chunked = true; }
-  return { head, path, authority, chunked };
+  return { requestLine, headerBlock: head, path, authority, chunked };
 }
 
 /** The consistent-hash input of a request for a cluster's LB (null: no hash policy or no value). */
@@ -137,7 +144,9 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   readonly #a: ForwardAction;
   readonly #wc: WeightedCluster;
   readonly #cluster: ClusterRuntime;
-  #head = '';
+  #requestLine = '';
+  /** Request headers after the host line, each ending in CRLF (no final blank line). */
+  #headerBlock = '';
   #authority = '';
   #chunked = false;
   #body: Buffer[] | null = null;
@@ -167,7 +176,9 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   start(): void {
     const s = this.#s;
     this.#buildHead();
-    if (s.hasBody && this.#a.retry !== null) this.#body = [];
+    const mirrors = this.#a.mirrors.length > 0;
+    if (s.hasBody && (this.#a.retry !== null || mirrors)) this.#body = [];
+    if (mirrors && !s.hasBody) sendMirrors(s.conn.proxy.clusters, this.#a.mirrors, s.method, this.#requestLine, this.#authority, this.#headerBlock, null);
     s.onAbort = this.#onDownstreamAbort;
     if (this.#a.timeoutMs > 0) this.#timer = setTimeout(this.#onGlobalTimeout, this.#a.timeoutMs);
     this.#startMs = performance.now();
@@ -177,7 +188,8 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   #buildHead(): void {
     const u = buildUpstreamHead(this.#s, this.#a, this.#wc);
-    this.#head = u.head;
+    this.#requestLine = u.requestLine;
+    this.#headerBlock = u.headerBlock;
     this.#authority = u.authority;
     this.#chunked = u.chunked;
   }
@@ -245,7 +257,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     s.upstreamLocalAddress = conn.localAddress;
     const r = this.#a.retry;
     if (r !== null && r.perTryTimeoutMs > 0) this.#tryTimer = setTimeout(this.#onTryTimeout, r.perTryTimeoutMs);
-    const head = `${this.#head}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
+    const head = `${this.#requestLine}host: ${this.#authority}\r\n${this.#headerBlock}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
     if (!s.hasBody) {
       conn.dispatch(this, Buffer.from(head, 'latin1'), null, true);
     } else if (this.#bodyDone) {
@@ -289,6 +301,10 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   onEnd(_trailers: HeaderList | null): void {
     this.#bodyDone = true;
     this.#conn?.endRequest(this.#chunked ? LAST_CHUNK : null);
+    if (this.#a.mirrors.length > 0 && this.#body !== null) {
+      const s = this.#s;
+      sendMirrors(s.conn.proxy.clusters, this.#a.mirrors, s.method, this.#requestLine, this.#authority, this.#headerBlock, this.#replayBody());
+    }
   }
 
   onError(_err: Error): void {
