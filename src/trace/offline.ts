@@ -52,6 +52,9 @@ export interface OfflineConfig {
   mesh?: string | undefined;
   credentials?: string | undefined;
   workload: WorkloadChoice;
+  /** As `sluice run --port-map` / `--listen-host` (only listener names and addresses depend on them). */
+  portMap?: ReadonlyMap<number, number>;
+  listenHost?: string;
 }
 
 /** The snapshot `sluice run` would serve for this workload, built by the same pipeline. */
@@ -60,7 +63,10 @@ export function buildOffline(o: OfflineConfig): BuildResult {
     configPaths: o.configPaths,
     meshFile: o.mesh,
     credentialsDir: o.credentials,
-    workload: { mode: o.workload.mode, labels: o.workload.labels, namespace: o.workload.namespace, serviceAccount: o.workload.serviceAccount },
+    workload: {
+      mode: o.workload.mode, labels: o.workload.labels, namespace: o.workload.namespace, serviceAccount: o.workload.serviceAccount,
+      ...(o.portMap !== undefined ? { portMap: o.portMap } : {}), ...(o.listenHost !== undefined ? { listenHost: o.listenHost } : {}),
+    },
   });
   return pipeline.build();
 }
