@@ -4,6 +4,8 @@ import { conditionSubject, firstFailingCondition } from '../compile/match/route-
 import type { Cluster, FilterChain, L4Route, Listener, Route, RouteConfiguration, RouteSource, ServerTls, Snapshot, TlsSecret, VirtualHost, WeightedCluster } from '../compile/snapshot.js';
 import type { ConfigStore } from '../config/store.js';
 import { prepareRequestHeaders, routeStream, httpFilters } from '../proxy/http/connection-manager.js';
+// The same filters `sluice run` registers, in the same order.
+import '../proxy/filters/index.js';
 import type { FilterExplanation } from '../proxy/http/filter.js';
 import { sendLocalReply } from '../proxy/http/local-reply.js';
 import { formatResponseFlags, ResponseFlag } from '../proxy/http/response-flags.js';
@@ -239,7 +241,9 @@ class Tracer {
       return;
     }
     this.#explainVirtualHost(rc, s);
-    if (s.vhost === null) {
+    // Compile gives a port with no bound VirtualService a catch-all host without routes.
+    const blackhole = s.vhost !== null && s.vhost.routes.length === 0 && s.vhost.name.startsWith('blackhole:');
+    if (s.vhost === null || blackhole) {
       this.#localReply(s, tc.codec.response, fixNoVirtualHost(snap, this.#store, l, chain, s.authority, rc.virtualHosts));
       return;
     }
@@ -269,6 +273,10 @@ class Tracer {
     if (v === null) {
       const domains = rc.virtualHosts.flatMap((x) => x.domains);
       this.#step('virtual_host', 'fail', `route config ${rc.name}: no virtual host for "${host}" (domains: ${domains.join(', ') || 'none'})`);
+      return;
+    }
+    if (v.routes.length === 0 && v.name.startsWith('blackhole:')) {
+      this.#step('virtual_host', 'fail', `route config ${rc.name}: no VirtualService is bound to this port; its catch-all virtual host ${v.name} answers 404`);
       return;
     }
     const how = rc.exact.get(host) === v ? `exact domain "${host}"` : rc.any === v && !rc.suffixes.some((x) => x.vhost === v && host.endsWith(x.suffix)) ? 'the catch-all domain "*"' : `wildcard domain "*${rc.suffixes.find((x) => x.vhost === v && host.endsWith(x.suffix))?.suffix ?? ''}"`;
@@ -340,7 +348,7 @@ class Tracer {
       if (e.verdict === 'reply') {
         this.#filterFix = e.fix ?? null;
         const flag = e.responseFlag !== undefined ? (ResponseFlag as Record<string, number>)[e.responseFlag] ?? 0 : 0;
-        sendLocalReply(s, e.status ?? 500, e.body ?? '', flag, e.details ?? `filter_denied{${f.name}}`);
+        sendLocalReply(s, e.status ?? 500, e.body ?? '', flag, e.details ?? `filter_denied{${f.name}}`, e.headers !== undefined && e.headers.length > 0 ? e.headers.flat() : null);
         return false;
       }
     }

@@ -34,6 +34,8 @@ export interface FilterExplanation {
   readonly responseFlag?: string;
   readonly details?: string;
   readonly body?: string;
+  /** Extra headers of that local reply. */
+  readonly headers?: readonly (readonly [string, string])[];
   /** The policy that decided (`AuthorizationPolicy ns/name`), with its rule and position. */
   readonly decidedBy?: { readonly resource: string; readonly rule?: string; readonly file?: string; readonly line?: number };
   /** What to add or change to get a different outcome. */
