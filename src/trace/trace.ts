@@ -184,8 +184,7 @@ class Tracer {
     }
     const pem = this.#req.clientCertPem;
     let raw: X509Certificate | undefined;
-    let authorized = false;
-    let authError: unknown = null;
+    let verifyError: string | null = null;
     if (pem !== null) {
       try {
         raw = new X509Certificate(pem);
@@ -194,11 +193,9 @@ class Tracer {
         this.#closed('bad client certificate', 0, 'pass a PEM certificate to --client-cert');
         return false;
       }
-      const v = verifyAgainstCa(raw, tls, this.#snapshot.secrets);
-      authorized = v === null;
-      authError = v;
+      verifyError = verifyAgainstCa(raw, tls, this.#snapshot.secrets);
     }
-    const peer = checkPeerCertificate(tls, ctx.requireCert, raw, authorized, authError);
+    const peer = checkPeerCertificate(tls, ctx.requireCert, raw, verifyError);
     if (typeof peer === 'string') {
       this.#step('tls', 'fail', `TLS ${tls.mode}: ${peer}`, undefined, detail);
       this.#closed(`TLS handshake refused: ${peer}`, 0, pem === null
@@ -504,12 +501,13 @@ class Tracer {
     const req = this.#req;
     const sni = chain.tls !== null || chain.kind === 'tls_passthrough' ? req.sni : '';
     const tc = traceConnection(this.#snapshot, l, chain, req, sni !== '', peer);
-    const route = selectL4Route(tc.conn.chain.l4Routes, tc.conn.sni);
+    const route = selectL4Route(tc.conn.chain.l4Routes, tc.conn.sni, tc.conn.localAddress);
     const kind = chain.kind === 'tls_passthrough' ? 'tls' : 'tcp';
     for (const r of chain.l4Routes) {
       const hit = r === route;
-      this.#step('route', hit ? 'match' : 'no_match', `${r.name} ${sourceOf(r.source, kind).path}: ${r.sniHosts.length === 0 ? 'any connection' : `sniHosts ${r.sniHosts.join(', ')}`}${hit ? ' — matched' : ` — SNI "${sni}" not covered`}`, sourceOf(r.source, kind));
-      if (hit) break;
+      const covers = r.sniHosts.length === 0 || r.sniHosts.some((h) => h === sni || (h.startsWith('*') && sni.endsWith(h.slice(1)) && sni.length > h.length - 1));
+      const why = hit ? ' — chosen' : covers ? ` — also matches, but ${route?.name ?? 'another route'} is more specific (exact SNI > longest wildcard > no SNI)` : ` — SNI "${sni}" not covered`;
+      this.#step('route', hit ? 'match' : 'no_match', `${r.name} ${sourceOf(r.source, kind).path}: ${r.sniHosts.length === 0 ? 'any connection' : `sniHosts ${r.sniHosts.join(', ')}`}${why}`, sourceOf(r.source, kind));
     }
     if (route === null || route.clusters.length === 0) {
       this.#step('route', 'fail', `no ${kind} route for ${sni !== '' ? `SNI "${sni}"` : 'this connection'}: the connection is closed`);

@@ -105,7 +105,7 @@ describe('trace: TLS and L4', () => {
 
   it('MUTUAL refuses a certificate with the wrong SAN, or from another CA', () => {
     expect(trace('GET', 'https://secure.example.com/', { clientCertPem: stranger.cert }).outcome.details).toContain('match none of subjectAltNames');
-    expect(trace('GET', 'https://secure.example.com/', { clientCertPem: other.cert }).outcome.details).toContain('not verified');
+    expect(trace('GET', 'https://secure.example.com/', { clientCertPem: other.cert }).outcome.details).toContain('client certificate rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   });
 
   it('no chain for an SNI outside every server: NR, and the fix lists the server hosts', () => {
