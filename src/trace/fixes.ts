@@ -1,5 +1,5 @@
 import { CompileContext } from '../compile/context.js';
-import { isPlainHttp, mergeGatewayServers, type MergedServer } from '../compile/gateways.js';
+import { isPassthrough, isPlainHttp, mergeGatewayServers, type MergedServer } from '../compile/gateways.js';
 import { hostCovers, lowerAscii, normalizeHost, stripPort } from '../compile/hosts.js';
 import { gatewayRef } from '../compile/names.js';
 import { buildRegistry } from '../compile/registry.js';
@@ -50,8 +50,13 @@ export function fixNoListener(snapshot: Snapshot, store: ConfigStore | null, por
   return `no Gateway selecting labels ${labelsText(labels)} has a server on port ${port} (this workload listens on [${ports}]): add a server with port.number ${port} to one`;
 }
 
-export function fixNoChain(l: Listener, sni: string): string {
+export function fixNoChain(snapshot: Snapshot, store: ConfigStore | null, l: Listener, sni: string): string {
   const names = [...new Set(l.filterChains.flatMap((c) => c.serverNames))];
+  if (store !== null && sni !== '') {
+    // A passthrough server whose hosts cover the SNI has a chain only for the SNIs a tls route names.
+    const s = (adoptedServers(snapshot, store).get(l.port) ?? []).find((x) => isPassthrough(x) && x.hosts.some((e) => hostCovers(e.host, sni)));
+    if (s !== undefined) return `Gateway ${s.ref} servers[${s.index}] passes TLS for ${sni} through, but no VirtualService tls rule routes it: add a \`tls:\` rule with sniHosts [${sni}] and gateways [${s.ref}]`;
+  }
   if (sni === '') return `the client sent no SNI and no server on port ${l.port} has host "*": send SNI (one of ${names.join(', ')}), or add a server with hosts ["*"]`;
   return `no server on port ${l.port} has a host matching SNI "${sni}" (server hosts: ${names.join(', ') || 'none'}): add "${sni}" (or a wildcard covering it) to the hosts of the HTTPS/TLS server on port ${l.port}`;
 }

@@ -135,7 +135,7 @@ class Tracer {
       const c = selectChain(l, req.sni);
       if (c === null) {
         this.#step('filter_chain', 'fail', `no filter chain for SNI "${req.sni}" (server names: ${[...new Set(l.filterChains.flatMap((x) => x.serverNames))].join(', ') || 'none'})`);
-        this.#closed(`no filter chain for SNI "${req.sni}"`, ResponseFlag.NR, fixNoChain(l, req.sni));
+        this.#closed(`no filter chain for SNI "${req.sni}"`, ResponseFlag.NR, fixNoChain(this.#snapshot, this.#store, l, req.sni));
         return null;
       }
       const how = c.serverNames.includes(req.sni) ? `server name "${req.sni}" (exact)` : c.serverNames.length > 0 ? `wildcard server name ${c.serverNames.find((n) => n.startsWith('*') && req.sni.endsWith(n.slice(1)))}` : 'the chain without server names (fallback)';

@@ -37,7 +37,6 @@ describe('proxy-config, proxy-status and /debug/trace on a running gateway', () 
     expect(l.stdout).toMatch(new RegExp(`127\\.0\\.0\\.1\\s+${env.sluice.port(443)}\\s+SNI: api\\.example\\.com,app\\.example\\.com\\s+Route: https\\.443\\.https\\.main-gateway\\.istio-system`));
     const s = await runSluice(['proxy-config', 'secret', '--admin', admin]);
     expect(s.stdout).toMatch(/kubernetes:\/\/example-tls-secret\s+Cert Chain\s+ACTIVE\s+true\s+[0-9a-f]+\s+\d{4}-/);
-    expect(s.stdout).toMatch(/kubernetes:\/\/example-tls-secret \(ROOTCA\)\s+CA\s+ACTIVE\s+true/);
   });
 
   it('endpoints carry the live health of each host', async () => {
