@@ -72,6 +72,12 @@ export const CATALOG: readonly MessageType[] = Object.freeze([
   m('SLU0201', 'PortProtocolConflict', 'warning', 'A port already serves another protocol class; this server is dropped.'),
   m('SLU0202', 'AutoPassthroughUnsupported', 'warning', 'AUTO_PASSTHROUGH is not supported; the server is not served.'),
   m('SLU0203', 'MeshCertificateUnavailable', 'warning', 'ISTIO_MUTUAL without a mesh CA; the server is not served.'),
+  m('SLU0204', 'DuplicatePassthroughSni', 'warning', 'A tls match repeats an SNI already served on the port; that match is skipped.'),
+  m('SLU0206', 'CaCertificatesIgnored', 'info', 'caCertificates is ignored because credentialName is set.'),
+  m('SLU0207', 'TlsVersionRange', 'warning', 'minProtocolVersion is above maxProtocolVersion.'),
+  m('SLU0208', 'L4MatchFieldIgnored', 'info', 'A tls/tcp match field a gateway does not apply.'),
+  m('SLU0209', 'HttpRoutesOnPassthrough', 'warning', 'A passthrough server has only http routes: they never match and connections are closed.'),
+  m('SLU0210', 'TlsOriginationMaterialUnusable', 'warning', 'TLS origination material cannot be used: requests get 503 UF.'),
 
   m('SLU0301', 'ShadowedRoute', 'warning', 'A route can never match: an earlier route of the same virtual host (possibly from another VirtualService) matches every request it would.'),
   m('SLU0302', 'UnreachableDestination', 'warning', 'A weighted destination receives no traffic (weight 0, or no weight beside other destinations).'),

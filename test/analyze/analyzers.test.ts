@@ -55,6 +55,7 @@ const grid: Row[] = [
 
   { name: 'compile: unknown host, no port, missing credential', inputFiles: ['compile-problems.yaml'], analyzer: compileAnalyzer, expected: [['IST0101', 'VirtualService default/api'], ['IST0112', 'VirtualService default/api'], ['IST0161', 'Gateway istio-system/web']] },
   { name: 'compile: clean ingress', inputFiles: ['ingress-clean.yaml'], analyzer: compileAnalyzer, expected: [] },
+  { name: 'compile: seed mistake (d), http rules on a passthrough server', inputFiles: ['egress-http-on-passthrough.yaml'], analyzer: compileAnalyzer, expected: [['SLU0209', 'VirtualService default/direct-external-api']] },
 
   { name: 'DR SIMPLE without CA, insecureSkipVerify', inputFiles: ['dr-no-ca.yaml'], analyzer: caCertificatesAnalyzer, expected: [['IST0128', 'DestinationRule default/external'], ['IST0129', 'DestinationRule default/external']] },
   { name: 'DR SIMPLE with caCertificates', inputFiles: ['dr-with-ca.yaml'], analyzer: caCertificatesAnalyzer, expected: [] },
@@ -119,7 +120,8 @@ const grid: Row[] = [
   { name: 'VirtualService without gateways for a gateway host', inputFiles: ['vs-without-gateways.yaml'], analyzer: notBoundToGatewayAnalyzer, expected: [['SLU0312', 'VirtualService default/shop']] },
   { name: 'VirtualService bound to its gateway', inputFiles: ['ingress-clean.yaml'], analyzer: notBoundToGatewayAnalyzer, expected: [] },
 
-  { name: 'seed mistake (d): http rules on a passthrough server', inputFiles: ['egress-http-on-passthrough.yaml'], analyzer: ruleKindAnalyzer, expected: [['SLU0311', 'VirtualService default/direct-external-api']] },
+  { name: 'http rules beside tls rules on a passthrough server; tls rules on a terminating one', inputFiles: ['rule-kinds-mixed.yaml'], analyzer: ruleKindAnalyzer, expected: [['SLU0311', 'VirtualService default/api'], ['SLU0311', 'VirtualService default/www']] },
+  { name: 'seed mistake (d) is compile\'s SLU0209, not repeated here', inputFiles: ['egress-http-on-passthrough.yaml'], analyzer: ruleKindAnalyzer, expected: [] },
   { name: 'tls rules on a passthrough server', inputFiles: ['egress-tls-passthrough.yaml'], analyzer: ruleKindAnalyzer, expected: [] },
 
   { name: 'routes shadowed across and inside VirtualServices', inputFiles: ['shadowed-routes.yaml'], analyzer: shadowedRouteAnalyzer, expected: [['SLU0301', 'VirtualService default/shop-api'], ['SLU0301', 'VirtualService default/shop-api']] },

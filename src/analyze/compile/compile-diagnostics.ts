@@ -12,7 +12,7 @@ export const compileAnalyzer: Analyzer = {
   name: 'compile.CompileAnalyzer',
   description: 'Reports the problems compile meets while building each gateway workload\'s snapshot',
   inputs: ['Gateway', 'VirtualService', 'DestinationRule', 'ServiceEntry', 'Secret'],
-  codes: ['IST0101', 'IST0112', 'IST0145', 'IST0161', 'SLU0201', 'SLU0202', 'SLU0203'],
+  codes: ['IST0101', 'IST0112', 'IST0145', 'IST0161', 'SLU0201', 'SLU0202', 'SLU0203', 'SLU0204', 'SLU0206', 'SLU0207', 'SLU0208', 'SLU0209', 'SLU0210'],
   analyze(ctx) {
     for (const w of ctx.workloads) {
       for (const d of w.snapshot.diagnostics) {

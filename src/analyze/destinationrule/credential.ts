@@ -13,7 +13,10 @@ export const drCredentialAnalyzer: Analyzer = {
   codes: ['SLU0306'],
   analyze(ctx) {
     const namespaces = new Set([...ctx.workloads.map((w) => w.namespace), ctx.rootNamespace]);
+    const compiled = new Set(ctx.workloads.flatMap((w) => w.snapshot.diagnostics.filter((d) => d.code === 'SLU0210').map((d) => d.resource)));
     for (const dr of ctx.list('DestinationRule')) {
+      // Compile reports unusable material of DestinationRules its routes use (SLU0210).
+      if (compiled.has(`DestinationRule ${dr.namespace}/${dr.name}`)) continue;
       const places: { name: string | undefined; path: (string | number)[] }[] = [
         { name: dr.spec.trafficPolicy?.tls?.credentialName, path: ['spec', 'trafficPolicy', 'tls', 'credentialName'] },
         ...(dr.spec.trafficPolicy?.portLevelSettings ?? []).map((p, i) => ({ name: p.tls?.credentialName, path: ['spec', 'trafficPolicy', 'portLevelSettings', i, 'tls', 'credentialName'] })),

@@ -1,7 +1,14 @@
 import { isPassthrough, isPlainHttp, terminatesTls, type MergedServer } from '../../compile/gateways.js';
-import type { Analyzer } from '../analyzer.js';
+import type { Resource } from '../../config/resource.js';
+import { resourceRef } from '../../config/resource.js';
+import type { AnalysisContext, Analyzer } from '../analyzer.js';
 import { newMessage } from '../messages.js';
 import { ruleGateways, serverHostsBind, vsHosts } from '../util.js';
+
+function compileReported(ctx: AnalysisContext, code: string, r: Resource): boolean {
+  const ref = resourceRef(r);
+  return ctx.workloads.some((w) => w.snapshot.diagnostics.some((d) => d.code === code && d.resource === ref));
+}
 
 function serverKind(s: MergedServer): 'http' | 'tls' | 'tcp' {
   if (isPlainHttp(s) || (terminatesTls(s) && s.protocol === 'HTTPS')) return 'http';
@@ -23,7 +30,9 @@ const FIX: Record<string, string> = {
 /**
  * SLU0311 (the seed's mistake (d)): rules of one kind bound to a Gateway whose servers for the
  * VirtualService's hosts only accept another kind — `http:` rules on a passthrough HTTPS server,
- * `tls:` rules on a terminating one. Istio accepts the config; the rules never match.
+ * `tls:` rules on a terminating one. Istio accepts the config; the rules never match. Where
+ * compile already reports the case (SLU0209: a passthrough server with only http routes), this
+ * analyzer leaves it to compile.
  */
 export const ruleKindAnalyzer: Analyzer = {
   name: 'virtualservice.RuleKindAnalyzer',
@@ -41,6 +50,8 @@ export const ruleKindAnalyzer: Analyzer = {
         for (const ref of gws) {
           const bound = ctx.serversOf(ref).filter((s) => hosts.some((h) => serverHostsBind(s.server.hosts, s.gateway.namespace, h, vs.namespace)));
           if (bound.length === 0 || bound.some((s) => serverKind(s) === kind)) continue;
+          // Compile already says it for http rules on a passthrough server without tls routes (SLU0209).
+          if (kind === 'http' && compileReported(ctx, 'SLU0209', vs)) continue;
           ctx.report(newMessage('SLU0311', vs, ['spec', kind], `the ${kind} rules of VirtualService ${vs.namespace}/${vs.name} never match at Gateway ${ref}: its server${bound.length > 1 ? 's' : ''} for these hosts (${bound.map(describe).join('; ')}) take${bound.length > 1 ? '' : 's'} ${[...new Set(bound.map(serverKind))].join('/')} traffic only`, FIX[kind]));
         }
       }
