@@ -28,7 +28,8 @@ export function displayPath(file: string, cwd: string = process.cwd()): string {
 }
 
 export function formatSource(s: TraceSource, cwd?: string): string {
-  return `${s.resource}${s.path !== undefined ? ` ${s.path}` : ''}  ${displayPath(s.file, cwd)}:${s.line}:${s.col}`;
+  const where = s.file !== '' ? `  ${displayPath(s.file, cwd)}:${s.line}:${s.col}` : '';
+  return `${s.resource}${s.path !== undefined ? ` ${s.path}` : ''}${where}`;
 }
 
 /** The trace as text: one line per decision, its source position under it, then the result. */

@@ -52,6 +52,8 @@ export function traceRequest(input: TraceInput, req: TraceRequest): Trace {
 }
 
 function sourceOf(s: RouteSource, kind: 'http' | 'tls' | 'tcp' = 'http'): TraceSource {
+  // Routes compile makes itself (a sidecar's allow_any/block_all) have no rule in a resource.
+  if (s.rule < 0) return { resource: s.resource, file: s.file, line: s.line, col: s.col };
   const path = `spec.${kind}[${s.rule}]${s.match >= 0 ? `.match[${s.match}]` : ''}`;
   return { resource: s.resource, file: s.file, line: s.line, col: s.col, path };
 }
@@ -104,6 +106,20 @@ class Tracer {
   run(): Trace {
     const req = this.#req;
     const snap = this.#snapshot;
+    // Sidecar mode: applications reach the outbound explicit proxy, whatever the destination port.
+    const outbound = (snap as { sidecar?: { outbound: { listener: Listener; chain: FilterChain } } | null }).sidecar?.outbound;
+    if (snap.workload.mode === 'sidecar' && outbound !== undefined) {
+      this.#listener = outbound.listener;
+      this.#chain = outbound.chain;
+      this.#step('listener', 'match', `${outbound.listener.name}: the sidecar's outbound proxy (http_proxy); the destination port ${req.port} picks the route configuration`);
+      if (req.scheme !== 'http') {
+        this.#step('filter_chain', 'info', `${req.scheme}:// goes through a CONNECT tunnel, routed by tls/tcp rules or the registry; trace follows plain http:// requests through a sidecar`);
+        this.#closed('CONNECT tunnels are not traced', 0, null);
+        return this.#result();
+      }
+      this.#http(outbound.listener, outbound.chain, null);
+      return this.#result();
+    }
     const l = snap.listeners.find((x) => x.port === req.port) ?? snap.listeners.find((x) => x.bindPort === req.port) ?? null;
     this.#listener = l;
     if (l === null) {
@@ -286,7 +302,7 @@ class Tracer {
     for (let i = 0; i < v.routes.length; i++) {
       const r = v.routes[i]!;
       const failed = firstFailingCondition(r.match, s);
-      const label = `#${i} ${r.source.resource} ${sourceOf(r.source).path}${r.name !== '' ? ` (${r.name})` : ''}`;
+      const label = `#${i} ${r.source.resource}${r.source.rule >= 0 ? ` ${sourceOf(r.source).path}` : ''}${r.name !== '' ? ` (${r.name})` : ''}`;
       const conds = r.match.conditions.map((c) => c.describe);
       if (failed < 0) {
         this.#step('route', 'match', `${label}: matched${conds.length === 0 ? ' (no conditions: matches every request)' : `: ${conds.join(' AND ')}`}`, sourceOf(r.source));
