@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { lowerAscii, stripPort } from '../compile/hosts.js';
 import { conditionSubject, firstFailingCondition } from '../compile/match/route-match.js';
-import type { Cluster, FilterChain, L4Route, Listener, Route, RouteConfiguration, RouteSource, ServerTls, Snapshot, TlsSecret, VirtualHost, WeightedCluster } from '../compile/snapshot.js';
+import type { Cluster, FilterChain, L4Route, Listener, RetryOn, Route, RouteConfiguration, RouteSource, ServerTls, Snapshot, TlsSecret, VirtualHost, WeightedCluster } from '../compile/snapshot.js';
 import type { ConfigStore } from '../config/store.js';
 import { prepareRequestHeaders, routeStream, httpFilters } from '../proxy/http/connection-manager.js';
 // The same filters `sluice run` registers, in the same order.
@@ -631,7 +631,7 @@ function responseMutations(route: Route, wc: WeightedCluster): string[] {
   return out;
 }
 
-function retryConditions(on: NonNullable<import('../compile/snapshot.js').RetryPolicy>['on'], codes: readonly number[]): string {
+function retryConditions(on: RetryOn, codes: readonly number[]): string {
   const names: string[] = [];
   if (on.fiveXx) names.push('5xx');
   if (on.gatewayError) names.push('gateway-error');
