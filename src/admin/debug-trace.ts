@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatTrace } from '../trace/format.js';
 import { parseTraceRequest, TraceRequestError } from '../trace/request.js';
-import { traceRequest, type TraceInput } from '../trace/trace.js';
+import type { TraceRequest } from '../trace/types.js';
+import { traceRequestAsync, type TraceInput } from '../trace/trace.js';
 
 /**
  * `GET /debug/trace?method=GET&url=https://api.example.com/x&header=x-canary:true[&sni=..]
- * [&source-ip=..][&jwt=..][&draw=0.5][&http2=1][&data=1][&format=json]`: the `sluice trace`
- * answer for the snapshot this gateway serves right now. Read-only: nothing is sent upstream,
- * no counter or token bucket moves.
+ * [&source-ip=..][&jwt=..][&client-cert=PEM][&draw=0.5][&http2=1][&data=1][&format=json]`: the
+ * `sluice trace` answer for the snapshot this gateway serves right now. Read-only: nothing is
+ * sent upstream, no counter or token bucket moves, the ext_authz and rate limit services are
+ * not asked, and JWTs are checked against the JWKS keys this gateway already holds.
  */
 export function debugTraceHandler(input: () => TraceInput): (req: IncomingMessage, url: URL, res: ServerResponse) => void {
   return (req, url, res) => {
@@ -23,10 +25,10 @@ export function debugTraceHandler(input: () => TraceInput): (req: IncomingMessag
       res.end('missing url: /debug/trace?method=GET&url=https://host/path[&header=name:value]...[&format=json]\n');
       return;
     }
-    let body: string;
     const json = q.get('format') === 'json';
+    let request: TraceRequest;
     try {
-      const request = parseTraceRequest({
+      request = parseTraceRequest({
         method: q.get('method') ?? 'GET',
         url: target,
         headers: q.getAll('header'),
@@ -36,16 +38,20 @@ export function debugTraceHandler(input: () => TraceInput): (req: IncomingMessag
         ...(q.get('sni') !== null ? { sni: q.get('sni')! } : {}),
         ...(q.get('jwt') !== null ? { jwt: q.get('jwt')! } : {}),
         ...(q.get('draw') !== null ? { draw: Number(q.get('draw')) } : {}),
+        ...(q.get('client-cert') !== null ? { clientCertPem: q.get('client-cert')! } : {}),
       });
-      const trace = traceRequest(input(), request);
-      body = json ? `${JSON.stringify(trace, null, 2)}\n` : formatTrace(trace);
     } catch (e) {
       if (!(e instanceof TraceRequestError)) throw e;
       res.writeHead(400, { 'content-type': 'text/plain' });
       res.end(`${e.message}\n`);
       return;
     }
-    res.writeHead(200, { 'content-type': json ? 'application/json' : 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
-    res.end(body);
+    traceRequestAsync(input(), request).then((trace) => {
+      res.writeHead(200, { 'content-type': json ? 'application/json' : 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+      res.end(json ? `${JSON.stringify(trace, null, 2)}\n` : formatTrace(trace));
+    }, (e: Error) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`trace failed: ${e.message}\n`);
+    });
   };
 }

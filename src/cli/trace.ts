@@ -4,7 +4,7 @@ import { hasErrors } from '../config/diagnostic.js';
 import { formatTrace } from '../trace/format.js';
 import { buildOffline, chooseWorkload, UsageError } from '../trace/offline.js';
 import { parseTraceRequest, TraceRequestError, type TraceRequestOptions } from '../trace/request.js';
-import { traceRequest } from '../trace/trace.js';
+import { traceRequestAsync } from '../trace/trace.js';
 import type { Trace } from '../trace/types.js';
 import { collect } from './flags.js';
 
@@ -24,6 +24,7 @@ interface TraceFlags {
   draw?: string;
   http2?: boolean;
   data?: boolean;
+  jwksFetch?: boolean;
   admin?: string;
   output: string;
 }
@@ -47,7 +48,8 @@ export function registerTrace(program: Command): void {
     .option('--sni <name>', 'TLS server name (default: the URL host)')
     .option('--client-cert <file>', 'PEM client certificate presented in the TLS handshake')
     .option('--source-ip <ip>', 'client address', '127.0.0.1')
-    .option('--jwt <token>', 'send `authorization: Bearer <token>`')
+    .option('--jwt <token>', 'send `authorization: Bearer <token>`; the trace verifies it as the gateway would')
+    .option('--no-jwks-fetch', 'do not fetch remote JWKS to verify --jwt (offline; the JWT verdict is then unknown)')
     .option('--draw <0..1>', 'random draw for weighted destinations (default 0: the first)')
     .option('--http2', 'the request arrives over HTTP/2')
     .option('--data', 'the request has a body')
@@ -102,7 +104,7 @@ async function traceCommand(first: string, second: string | undefined, flags: Tr
       const n = built.diagnostics.filter((d) => d.level === 'error').length;
       process.stderr.write(`sluice trace: note: the configuration has ${n} error${n === 1 ? '' : 's'} (sluice run would not start; see sluice analyze); tracing the resources that are valid\n`);
     }
-    trace = traceRequest({ snapshot: built.snapshot, store: built.store }, parseTraceRequest(opts));
+    trace = await traceRequestAsync({ snapshot: built.snapshot, store: built.store }, parseTraceRequest(opts), { offline: true, fetchJwks: flags.jwksFetch !== false });
   } catch (e) {
     if (e instanceof UsageError || e instanceof TraceRequestError) { process.stderr.write(`sluice trace: ${e.message}\n`); return 2; }
     throw e;
@@ -119,9 +121,7 @@ async function traceLive(admin: string, o: TraceRequestOptions, output: string):
   if (o.draw !== undefined) q.set('draw', String(o.draw));
   if (o.http2 === true) q.set('http2', '1');
   if (o.hasBody === true) q.set('data', '1');
-  if (o.clientCertPem !== null && o.clientCertPem !== undefined) {
-    process.stderr.write('sluice trace: --client-cert is not sent to a live gateway; tracing without it\n');
-  }
+  if (o.clientCertPem !== null && o.clientCertPem !== undefined) q.set('client-cert', o.clientCertPem);
   let res: Response;
   try {
     res = await fetch(`http://${admin}/debug/trace?${q}`);

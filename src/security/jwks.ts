@@ -129,6 +129,26 @@ export class JwksSource {
     return this.uri !== null || this.discoveryIssuer !== null;
   }
 
+  /** `kid`s of the current keys (for trace). */
+  get kids(): readonly string[] {
+    return this.#kids;
+  }
+
+  /** The fetch in progress, if any (trace waits for it rather than starting one). */
+  get fetching(): Promise<void> | null {
+    return this.#inflight;
+  }
+
+  /** Would a token with an unknown `kid` trigger a refetch now (see refetchForUnknownKid)? */
+  unknownKidRefetchAllowed(now = Date.now()): boolean {
+    return this.remote && (this.#inflight !== null || now - this.#lastKidRefetch >= UNKNOWN_KID_REFETCH_COOLDOWN_MS);
+  }
+
+  /** Where the keys come from, for messages. */
+  describe(): string {
+    return this.uri ?? (this.discoveryIssuer !== null ? `${this.discoveryIssuer} (OIDC discovery)` : 'inline jwks');
+  }
+
   #install(text: string): boolean {
     if (text === this.#text && this.#keys !== null) return false;
     const p = parseJwks(text);
@@ -208,6 +228,34 @@ export class JwksSource {
 
   toJSON(): unknown {
     return { uri: this.uri, discoveryIssuer: this.discoveryIssuer, state: this.state, keys: this.#count, kids: this.#kids, lastFetchAt: this.lastFetchAt === 0 ? null : new Date(this.lastFetchAt).toISOString(), lastError: this.lastError };
+  }
+}
+
+/** Keys fetched for an offline trace, outside the shared source (which stays untouched). */
+export interface FetchedKeySet {
+  readonly keys: LocalJWKSet | null;
+  readonly kids: readonly string[];
+  readonly error: string | null;
+}
+
+/**
+ * Fetches a remote source's keys once, with its timeout, without installing them: `sluice
+ * trace -c` and `sluice test` explain JWT decisions with the keys the gateway would fetch.
+ * Never rejects.
+ */
+export async function fetchKeySetOnce(src: JwksSource): Promise<FetchedKeySet> {
+  try {
+    let uri = src.uri;
+    if (uri === null) {
+      if (src.discoveryIssuer === null) return { keys: null, kids: [], error: 'not a remote key set' };
+      const disc = JSON.parse(await fetchText(`${src.discoveryIssuer.replace(/\/$/, '')}/.well-known/openid-configuration`, src.timeoutMs)) as { jwks_uri?: unknown };
+      if (typeof disc.jwks_uri !== 'string') throw new Error('openid-configuration has no jwks_uri');
+      uri = disc.jwks_uri;
+    }
+    const p = parseJwks(await fetchText(uri, src.timeoutMs));
+    return { keys: p.set, kids: p.kids, error: null };
+  } catch (e) {
+    return { keys: null, kids: [], error: (e as Error).message };
   }
 }
 

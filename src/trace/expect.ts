@@ -43,12 +43,19 @@ export interface Expectation {
   deny?: boolean;
   /** Refused by a rate limit (429, flag RL). */
   rateLimited?: boolean;
+  /**
+   * The policy that decided, as trace names it: `AuthorizationPolicy ns/name`,
+   * `RequestAuthentication ns/name`, `EnvoyFilter ns/name`, optionally followed by the rule
+   * (`AuthorizationPolicy ns/name spec.rules[0]`). The filter that answered the request when
+   * one did; otherwise any filter that let it through citing a policy.
+   */
+  decidedBy?: string;
 }
 
 export const EXPECTATION_KEYS: readonly (keyof Expectation)[] = [
   'status', 'closed', 'flags', 'details', 'destination', 'subset', 'port', 'cluster', 'weights', 'endpoint', 'path', 'authority',
   'headers', 'absentHeaders', 'redirect', 'responseHeaders', 'body', 'virtualService', 'rule', 'routeName', 'listener',
-  'filterChain', 'routeConfig', 'virtualHost', 'deny', 'rateLimited',
+  'filterChain', 'routeConfig', 'virtualHost', 'deny', 'rateLimited', 'decidedBy',
 ];
 
 /** One mismatch: the key, what the case wants, what the trace shows. */
@@ -174,5 +181,17 @@ export function compareTrace(t: Trace, e: Expectation): Difference[] {
     const limited = o.status === 429 && o.responseFlags.includes('RL');
     if (limited !== e.rateLimited) push('rateLimited', e.rateLimited, limited ? 'rate limited (429 RL)' : `not rate limited — ${describeOutcome()}`);
   }
+  if (e.decidedBy !== undefined) {
+    const replied = t.filters.find((f) => f.verdict === 'reply');
+    const named = (replied !== undefined ? [replied] : t.filters.filter((f) => f.verdict !== 'skip')).filter((f) => f.decidedBy !== undefined);
+    const names = named.map((f) => decidedByText(f.decidedBy!));
+    if (!names.some((n) => n === e.decidedBy || n.startsWith(`${e.decidedBy} `))) push('decidedBy', e.decidedBy, names.length > 0 ? names.join('; ') : `no policy decided — ${describeOutcome()}`);
+  }
   return d;
+}
+
+/** `AuthorizationPolicy ns/name spec.rules[0]`: a filter decision's policy and rule. */
+export function decidedByText(b: NonNullable<Trace['filters'][number]['decidedBy']>): string {
+  const rule = 'path' in b ? b.path : 'rule' in b ? b.rule : undefined;
+  return rule !== undefined ? `${b.resource} ${rule}` : b.resource;
 }

@@ -9,7 +9,8 @@ import { selfSignedCertificate } from '../security/self-signed.js';
 import { compareTrace, EXPECTATION_KEYS, type Difference, type Expectation } from './expect.js';
 import { buildOffline, chooseWorkload, type WorkloadChoice } from './offline.js';
 import { parseTraceRequest, type TraceRequestOptions } from './request.js';
-import { traceRequest } from './trace.js';
+import { traceRequestAsync } from './trace.js';
+import type { FetchedKeySet, JwksSource } from '../security/jwks.js';
 import type { Trace } from './types.js';
 
 // `sluice test`: declarative routing tests kept next to the Istio YAML they test. A file is
@@ -197,6 +198,8 @@ interface Compiled {
 export async function runRoutingTests(files: readonly RoutingTestFile[], o: RoutingTestOptions = {}): Promise<{ results: RoutingTestResult[]; configErrors: Diagnostic[] }> {
   const results: RoutingTestResult[] = [];
   const configErrors: Diagnostic[] = [];
+  // Remote JWKS are fetched at most once per run, for the cases that send a JWT.
+  const keyCache = new Map<JwksSource, Promise<FetchedKeySet>>();
   for (const f of files) {
     const configPaths = [...(o.configPaths ?? []), ...f.config];
     if (configPaths.length === 0) throw new RoutingTestFileError(`${f.file}: no configuration: add \`config: [istio.yaml]\` to the file or pass -c`);
@@ -214,7 +217,7 @@ export async function runRoutingTests(files: readonly RoutingTestFile[], o: Rout
         continue;
       }
       const env = compiled.get(c.workloadKey)!;
-      const trace = traceRequest({ snapshot: env.snapshot, store: env.store }, parseTraceRequest(c.request));
+      const trace = await traceRequestAsync({ snapshot: env.snapshot, store: env.store }, parseTraceRequest(c.request), { offline: true, keyCache });
       const differences = compareTrace(trace, c.expect);
       results.push({ case: c, passed: differences.length === 0, differences, trace, durationMs: performance.now() - start });
     }

@@ -3,10 +3,11 @@ import { lowerAscii, stripPort } from '../compile/hosts.js';
 import { conditionSubject, firstFailingCondition } from '../compile/match/route-match.js';
 import type { Cluster, FilterChain, L4Route, Listener, RetryOn, Route, RouteConfiguration, RouteSource, ServerTls, Snapshot, TlsSecret, VirtualHost, WeightedCluster } from '../compile/snapshot.js';
 import type { ConfigStore } from '../config/store.js';
+import type { FetchedKeySet, JwksSource } from '../security/jwks.js';
 import { prepareRequestHeaders, routeStream, httpFilters } from '../proxy/http/connection-manager.js';
 // The same filters `sluice run` registers, in the same order.
 import '../proxy/filters/index.js';
-import type { FilterExplanation } from '../proxy/http/filter.js';
+import { SYNC_EXPLAIN, type ExplainContext, type FilterExplanation } from '../proxy/http/filter.js';
 import { sendLocalReply } from '../proxy/http/local-reply.js';
 import { formatResponseFlags, ResponseFlag } from '../proxy/http/response-flags.js';
 import { buildUpstreamHead, chooseDestination, lbHashKey, sendClusterNotFound, sendDirectResponse, sendNoHealthyUpstream, sendRedirect } from '../proxy/http/router.js';
@@ -26,6 +27,27 @@ export interface TraceInput {
   readonly snapshot: Snapshot;
   readonly store?: ConfigStore | null;
 }
+
+export interface TraceOptions {
+  /**
+   * The trace runs outside the gateway (`sluice trace -c`, `sluice test`): process-wide state
+   * (token buckets, rate limit service, JWKS cache) is not the gateway's. Default false
+   * (/debug/trace inside the running gateway).
+   */
+  readonly offline?: boolean;
+  /**
+   * Offline only: remote JWKS this process holds no keys for are fetched once, with the
+   * rule's timeout (default true). A running gateway's trace never fetches: it uses the
+   * gateway's cached keys, and says when there are none.
+   */
+  readonly fetchJwks?: boolean;
+  /** Keys fetched for earlier traces of the same run (sluice test shares one per run). */
+  readonly keyCache?: Map<JwksSource, Promise<FetchedKeySet>>;
+}
+
+/** A filter explanation the trace waits for (a JWT signature check). */
+type Pending = Promise<FilterExplanation>;
+type Walk<T> = Generator<Pending, T, FilterExplanation>;
 
 // Istio's HTTP filter order; a slot with no registered filter is shown as not configured.
 const ISTIO_FILTER_SLOTS: readonly { readonly name: string; readonly short: string; readonly configuredBy: string }[] = [
@@ -48,7 +70,35 @@ const clientTlsCache = new WeakMap<Cluster, ClientTlsContext>();
  * balancer — and records each decision with its source position and, for failures, the fix.
  */
 export function traceRequest(input: TraceInput, req: TraceRequest): Trace {
-  return new Tracer(input, req).run();
+  const walk = new Tracer(input, req, SYNC_EXPLAIN).run();
+  let r = walk.next();
+  while (r.done !== true) {
+    // A filter answered with a promise although asked not to: its verdict is unknown here.
+    r.value.catch(() => undefined);
+    r = walk.next({ verdict: 'unknown', summary: 'this decision needs an asynchronous check (use sluice trace or /debug/trace, which wait for it)' });
+  }
+  return r.value;
+}
+
+/**
+ * traceRequest, waiting for the explanations that need it (a JWT signature is checked with
+ * jose, which is asynchronous): what `sluice trace`, `sluice test` and /debug/trace use.
+ * Requests no filter needs to wait for take the synchronous path all the same.
+ */
+export async function traceRequestAsync(input: TraceInput, req: TraceRequest, o: TraceOptions = {}): Promise<Trace> {
+  const x: ExplainContext = { async: true, offline: o.offline === true, fetchedKeys: o.offline === true && o.fetchJwks !== false ? (o.keyCache ?? new Map()) : null };
+  const walk = new Tracer(input, req, x).run();
+  let r = walk.next();
+  while (r.done !== true) {
+    let e: FilterExplanation;
+    try {
+      e = await r.value;
+    } catch (err) {
+      e = { verdict: 'unknown', summary: `explain failed: ${(err as Error).message}` };
+    }
+    r = walk.next(e);
+  }
+  return r.value;
 }
 
 function sourceOf(s: RouteSource, kind: 'http' | 'tls' | 'tcp' = 'http'): TraceSource {
@@ -79,11 +129,13 @@ class Tracer {
   #outcome: TraceOutcome | null = null;
   #filterFix: string | null = null;
   #tlsError: string | null = null;
+  readonly #x: ExplainContext;
 
-  constructor(input: TraceInput, req: TraceRequest) {
+  constructor(input: TraceInput, req: TraceRequest, x: ExplainContext) {
     this.#snapshot = input.snapshot;
     this.#store = input.store ?? null;
     this.#req = req;
+    this.#x = x;
   }
 
   #step(stage: StepStage, result: StepResult, text: string, source?: TraceSource, detail?: readonly string[]): void {
@@ -103,7 +155,7 @@ class Tracer {
     this.#outcome = { kind: r.reset ? 'closed' : 'local_reply', status: r.reset ? null : r.status, responseFlags: formatResponseFlags(s.responseFlags), details: s.details, headers, body: r.body, fix, accessLog: r.accessLog };
   }
 
-  run(): Trace {
+  *run(): Walk<Trace> {
     const req = this.#req;
     const snap = this.#snapshot;
     // Sidecar mode: applications reach the outbound explicit proxy, whatever the destination port.
@@ -117,7 +169,7 @@ class Tracer {
         this.#closed('CONNECT tunnels are not traced', 0, null);
         return this.#result();
       }
-      this.#http(outbound.listener, outbound.chain, null);
+      yield* this.#http(outbound.listener, outbound.chain, null);
       return this.#result();
     }
     const l = snap.listeners.find((x) => x.port === req.port) ?? snap.listeners.find((x) => x.bindPort === req.port) ?? null;
@@ -137,7 +189,7 @@ class Tracer {
       if (p === false) return this.#result();
       peer = p;
     }
-    if (chain.kind === 'http') this.#http(l, chain, peer);
+    if (chain.kind === 'http') yield* this.#http(l, chain, peer);
     else this.#l4Flow(l, chain, peer);
     return this.#result();
   }
@@ -236,7 +288,7 @@ class Tracer {
 
   // ---------------------------------------------------------------- HTTP
 
-  #http(l: Listener, chain: FilterChain, peer: PeerInfo | null): void {
+  *#http(l: Listener, chain: FilterChain, peer: PeerInfo | null): Walk<void> {
     const req = this.#req;
     const snap = this.#snapshot;
     const tc = traceConnection(snap, l, chain, req, chain.tls !== null, peer);
@@ -273,7 +325,7 @@ class Tracer {
     const route = s.route!;
     this.#route = route;
     this.#routeIndex = s.vhost.routes.indexOf(route);
-    if (!this.#runFilters(s, route)) {
+    if (!(yield* this.#runFilters(s, route))) {
       this.#localReply(s, tc.codec.response, this.#filterFix);
       return;
     }
@@ -327,7 +379,7 @@ class Tracer {
   }
 
   /** Filters in the data plane's order; false when one would answer the request itself. */
-  #runFilters(s: HttpStream, route: Route): boolean {
+  *#runFilters(s: HttpStream, route: Route): Walk<boolean> {
     const registered = httpFilters();
     const absent: string[] = [];
     for (const slot of ISTIO_FILTER_SLOTS) {
@@ -339,33 +391,55 @@ class Tracer {
       else absent.push(slot.name.replace('envoy.filters.http.', ''));
     }
     if (absent.length > 0) this.#step('filter', 'skipped', `not configured: ${absent.join(', ')} (no such filter in this build)`);
+    const skipped: [string, string][] = [];
     for (const f of registered) {
       let e: FilterExplanation;
       if (f.explain === undefined) e = { verdict: 'unknown', summary: 'this filter cannot explain its decision (no explain hook)' };
       else {
+        let got: FilterExplanation | Pending;
         try {
-          e = f.explain(s);
+          got = f.explain(s, this.#x);
         } catch (err) {
-          e = { verdict: 'unknown', summary: `explain failed: ${(err as Error).message}` };
+          got = { verdict: 'unknown', summary: `explain failed: ${(err as Error).message}` };
         }
+        // The next filter's explanation may depend on this one (a verified JWT sets the principal).
+        e = got instanceof Promise ? yield got : got;
       }
       const tf: { -readonly [K in keyof TraceFilter]: TraceFilter[K] } = { name: f.name, verdict: e.verdict, summary: e.summary };
       if (e.decidedBy !== undefined) {
         tf.decidedBy = e.decidedBy.file !== undefined
-          ? { resource: e.decidedBy.resource, file: e.decidedBy.file, line: e.decidedBy.line ?? 0, col: 0, ...(e.decidedBy.rule !== undefined ? { path: e.decidedBy.rule } : {}) }
+          ? { resource: e.decidedBy.resource, file: e.decidedBy.file, line: e.decidedBy.line ?? 0, col: e.decidedBy.col ?? 0, ...(e.decidedBy.rule !== undefined ? { path: e.decidedBy.rule } : {}) }
           : { resource: e.decidedBy.resource, ...(e.decidedBy.rule !== undefined ? { rule: e.decidedBy.rule } : {}) };
       }
       this.#filters.push(tf);
-      const src = e.decidedBy?.file !== undefined ? { resource: e.decidedBy.resource, file: e.decidedBy.file, line: e.decidedBy.line ?? 0, col: 0 } : undefined;
-      this.#step('filter', e.verdict === 'reply' ? 'fail' : e.verdict === 'skip' ? 'skipped' : e.verdict === 'continue' ? 'ok' : 'info', `${f.name}: ${e.summary}`, src, e.steps);
+      // Filters with nothing to do for this request share one line (the JSON keeps each).
+      if (e.verdict === 'skip') { skipped.push([f.name, e.summary]); continue; }
+      const src = tf.decidedBy !== undefined && 'file' in tf.decidedBy ? tf.decidedBy : undefined;
+      this.#step('filter', e.verdict === 'reply' ? 'fail' : e.verdict === 'continue' ? 'ok' : 'info', `${f.name}: ${e.summary}`, src, e.steps);
       if (e.verdict === 'reply') {
+        this.#skippedFilters(skipped);
         this.#filterFix = e.fix ?? null;
         const flag = e.responseFlag !== undefined ? (ResponseFlag as Record<string, number>)[e.responseFlag] ?? 0 : 0;
         sendLocalReply(s, e.status ?? 500, e.body ?? '', flag, e.details ?? `filter_denied{${f.name}}`, e.headers !== undefined && e.headers.length > 0 ? e.headers.flat() : null);
         return false;
       }
     }
+    this.#skippedFilters(skipped);
     return true;
+  }
+
+  /** One step for the filters that had nothing to do, grouped by reason. */
+  #skippedFilters(skipped: readonly (readonly [string, string])[]): void {
+    if (skipped.length === 0) return;
+    // Rate-limit positions (`local_ratelimit@3`) read as one name with a count.
+    const short = (names: readonly string[]): string => {
+      const counts = new Map<string, number>();
+      for (const n of names) { const b = n.replace('envoy.filters.http.', '').replace(/@\d+$/, ''); counts.set(b, (counts.get(b) ?? 0) + 1); }
+      return [...counts].map(([b, k]) => (k > 1 ? `${b} (${k} positions)` : b)).join(', ');
+    };
+    const byReason = new Map<string, string[]>();
+    for (const [name, why] of skipped) byReason.set(why, [...(byReason.get(why) ?? []), name]);
+    this.#step('filter', 'skipped', `not active for this request: ${short(skipped.map(([n]) => n))}`, undefined, [...byReason].map(([why, names]) => `${short(names)}: ${why}`));
   }
 
   // ---------------------------------------------------------------- actions

@@ -301,8 +301,7 @@ async function withToken(env: CaseEnvironment, r: CaseRequest): Promise<CaseRequ
 }
 
 /** The running gateway's trace of the case's request, compared with `trace:`. */
-async function checkTrace(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
-  const r = c.request;
+async function checkTrace(env: CaseEnvironment, c: ConformanceCase, r: CaseRequest): Promise<void> {
   const scheme = r.scheme ?? 'http';
   const port = r.port ?? 80;
   const hostHeader = r.host ?? 'localhost';
@@ -325,9 +324,10 @@ async function checkTrace(env: CaseEnvironment, c: ConformanceCase): Promise<voi
 
 /** Checks one case; throws an Error describing the first mismatch. */
 export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
-  if (c.trace !== undefined) await checkTrace(env, c);
-  const port = env.port(c.request.port ?? 80);
   const request = await withToken(env, c.request);
+  // The trace is asked first: it must not change what the request then gets (no token taken).
+  if (c.trace !== undefined) await checkTrace(env, c, request);
+  const port = env.port(c.request.port ?? 80);
   let client: { cert: string; key: string } | undefined;
   if (c.request.clientCert !== undefined) {
     const cc = env.clients.get(c.request.clientCert);

@@ -4,6 +4,7 @@
 // matches more), CUSTOM rules bound to their ext_authz provider.
 
 import type { AuthorizationPolicySpec, Condition, Operation, Rule, Source } from '../../api/types.js';
+import type { SourcePos } from '../../config/diagnostic.js';
 import type { Resource } from '../../config/resource.js';
 import { resourceRef } from '../../config/resource.js';
 import {
@@ -170,9 +171,10 @@ function compileRule(rc: RuleContext, rule: Rule, i: number): CompiledRule | nul
 function compilePolicy(ctx: CompileContext, ap: AP, action: AuthzAction, tcp: boolean): CompiledPolicy {
   const rules: CompiledRule[] = [];
   const ruleIndex: number[] = [];
+  const ruleSources: SourcePos[] = [];
   (ap.spec.rules ?? []).forEach((r, i) => {
     const c = compileRule({ ctx, ap, action, tcp }, r ?? {}, i);
-    if (c !== null) { rules.push(c); ruleIndex.push(i); }
+    if (c !== null) { rules.push(c); ruleIndex.push(i); ruleSources.push(ap.pos(['spec', 'rules', i])); }
   });
   return Object.freeze({
     id: `ns[${ap.namespace}]-policy[${ap.name}]`,
@@ -181,6 +183,8 @@ function compilePolicy(ctx: CompileContext, ap: AP, action: AuthzAction, tcp: bo
     dryRun: isDryRun(ap),
     rules: Object.freeze(rules),
     ruleIndex: Object.freeze(ruleIndex),
+    source: ap.source,
+    ruleSources: Object.freeze(ruleSources),
   });
 }
 

@@ -263,8 +263,8 @@ function compileInstance(e: HttpFilterEntry, id: string, r: Reporter): RateLimit
       return { kind: 'local', name: e.name, config: null, perRoute: null };
     }
     const { value } = unwrapAny(tc, 'patch.value.typed_config');
-    if (e.kind === 'global') return { kind: 'global', name: e.name, config: compileGlobalRateLimit(value, 'patch.value.typed_config', origin) };
-    const cfg = compileLocalRateLimit(value, 'patch.value.typed_config', id, origin);
+    if (e.kind === 'global') return { kind: 'global', name: e.name, config: compileGlobalRateLimit(value, 'patch.value.typed_config', origin, p.ef.pos(p.path)) };
+    const cfg = compileLocalRateLimit(value, 'patch.value.typed_config', id, origin, p.ef.pos(p.path));
     warnLocalDefaults(p, cfg, r);
     return { kind: 'local', name: e.name, config: cfg, perRoute: null };
   } catch (err) {
@@ -535,7 +535,7 @@ function buildRateLimits(list: readonly HttpFilterEntry[], l: Listener, c: Filte
             const { typeUrl, value: v } = unwrapAny(value, `typed_per_filter_config.${name}`);
             if (messageName(typeUrl) !== LOCAL_RATELIMIT_TYPE) throw new ProtoError(`typed_per_filter_config.${name}`, `@type ${typeUrl} is not ${LOCAL_RATELIMIT_TYPE}`);
             const id = `${resourceRef(patch.ef)}#${patch.index}@${l.name}/${c.name}/${(scope as { name: string }).name}`;
-            const cfg = compileLocalRateLimit(v, `typed_per_filter_config.${name}`, id, `${resourceRef(patch.ef)} configPatches[${patch.index}]`);
+            const cfg = compileLocalRateLimit(v, `typed_per_filter_config.${name}`, id, `${resourceRef(patch.ef)} configPatches[${patch.index}]`, patch.ef.pos(patch.path));
             warnLocalDefaults(patch, cfg, r);
             const perRoute = t.perRoute ?? new ScopeMap<LocalRateLimitConfig>();
             perRoute.set(scope, cfg);

@@ -48,6 +48,7 @@ export function compileJwtAuthn(ctx: CompileContext, ras: readonly RA[]): JwtAut
       }
       const p: JwtProvider = Object.freeze({
         origin: `${resourceRef(ra)} jwtRules[${i}]`,
+        source: ra.pos(at),
         issuer: rule.issuer,
         audiences: rule.audiences !== undefined && rule.audiences.length > 0 ? Object.freeze([...rule.audiences]) : null,
         keys,

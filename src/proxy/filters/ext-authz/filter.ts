@@ -9,6 +9,7 @@ import type { HttpStream } from '../../http/stream.js';
 import { counter } from '../stats.js';
 import { matchAnyPattern, type ExtAuthzProvider, type StringPattern } from '../rbac/config.js';
 import { anyMatch, AuthzView } from '../rbac/engine.js';
+import { explainExtAuthz } from '../rbac/explain.js';
 
 /** Headers Envoy always forwards to an HTTP authorization service. */
 const ALWAYS = new Set(['authorization', 'host', ':method', ':path']);
@@ -129,4 +130,5 @@ export const extAuthzFilter: HttpFilter = {
     check(s, c.customProvider!);
     return FilterStatus.Stop;
   },
+  explain: (s) => explainExtAuthz(s, checkHeaders),
 };

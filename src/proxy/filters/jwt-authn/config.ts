@@ -3,11 +3,14 @@
 // from fromHeaders / fromParams / fromCookies or Envoy's defaults (Authorization: Bearer, then
 // ?access_token=). Built once per snapshot by src/compile/security/jwt.ts.
 
+import type { SourcePos } from '../../../config/diagnostic.js';
 import type { JwksSource } from '../../../security/jwks.js';
 
 export interface JwtProvider {
   /** `RequestAuthentication ns/name jwtRules[i]`, for logs. */
   readonly origin: string;
+  /** Where the jwtRule is written (for trace). */
+  readonly source: SourcePos;
   readonly issuer: string;
   /** Allowed `aud` values (any of); null = not checked. */
   readonly audiences: readonly string[] | null;

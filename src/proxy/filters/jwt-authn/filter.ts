@@ -7,6 +7,7 @@ import { sendLocalReply } from '../../http/local-reply.js';
 import type { HttpStream } from '../../http/stream.js';
 import { counter } from '../stats.js';
 import { LocationKind, type CachedToken, type JwtAuthnConfig, type JwtLocation, type JwtProvider } from './config.js';
+import { explainJwtAuthn } from './explain.js';
 
 // Envoy's jwt_verify_lib status texts: the 401 body and, with spaces as `_`, the details.
 export const JwtStatus = Object.freeze({
@@ -26,17 +27,17 @@ export const JwtStatus = Object.freeze({
   KidAlgMismatch: "Jwks doesn't have key to match kid or alg from Jwt",
   JwksFetchFail: 'Jwks remote fetch is failed',
 } as const);
-type JwtStatusText = (typeof JwtStatus)[keyof typeof JwtStatus];
+export type JwtStatusText = (typeof JwtStatus)[keyof typeof JwtStatus];
 
 /** Algorithms Envoy's jwt_authn verifies (RS*, PS*, ES*, EdDSA, HS*). */
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'HS256', 'HS384', 'HS512'];
+export const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'HS256', 'HS384', 'HS512'];
 const ALGORITHM_SET = new Set(ALGORITHMS);
 /** Envoy's buildOriginalUri limit for the www-authenticate realm. */
-const MAX_REALM_PATH = 256;
+export const MAX_REALM_PATH = 256;
 
 const stats = { allowed: counter('http.jwt_authn.allowed'), denied: counter('http.jwt_authn.denied') };
 
-interface FoundToken {
+export interface FoundToken {
   readonly token: string;
   readonly location: JwtLocation;
 }
@@ -97,12 +98,12 @@ export function extractTokens(c: JwtAuthnConfig, s: HttpStream): FoundToken[] | 
   return out;
 }
 
-function nowSeconds(): number {
+export function nowSeconds(): number {
   return Date.now() / 1000;
 }
 
 /** exp/nbf with Envoy's clock skew; null when the token is current. */
-function timeStatus(exp: number, nbf: number, skew: number, now: number): JwtStatusText | null {
+export function timeStatus(exp: number, nbf: number, skew: number, now: number): JwtStatusText | null {
   if (now > exp + skew) return JwtStatus.Expired;
   if (nbf > now + skew) return JwtStatus.NotYetValid;
   return null;
@@ -127,7 +128,7 @@ function fromCache(c: JwtAuthnConfig, token: string): Verified | undefined {
 }
 
 /** Format, issuer, time and audience checks, in Envoy's order, before any key is needed. */
-function precheck(c: JwtAuthnConfig, t: FoundToken): { status: JwtStatusText } | { providers: JwtProvider[]; payload: JWTPayload; kid: string; exp: number; nbf: number } {
+export function precheck(c: JwtAuthnConfig, t: FoundToken): { status: JwtStatusText } | { providers: JwtProvider[]; payload: JWTPayload; kid: string; exp: number; nbf: number } {
   const parts = t.token.split('.');
   if (parts.length !== 3) return { status: JwtStatus.BadFormat };
   let header: { alg?: unknown; kid?: unknown };
@@ -156,7 +157,7 @@ function precheck(c: JwtAuthnConfig, t: FoundToken): { status: JwtStatusText } |
   return { providers: ok, payload, kid: typeof header.kid === 'string' ? header.kid : '', exp, nbf };
 }
 
-async function verifySignature(token: string, p: JwtProvider, skew: number): Promise<JwtStatusText | null> {
+export async function verifySignature(token: string, p: JwtProvider, skew: number): Promise<JwtStatusText | null> {
   const keys = p.keys.keys!;
   const opts = { algorithms: ALGORITHMS, clockTolerance: skew };
   try {
@@ -208,7 +209,7 @@ async function verifyToken(c: JwtAuthnConfig, t: FoundToken): Promise<Verified> 
   return { ok: false, status: first ?? JwtStatus.VerificationFail };
 }
 
-function claimText(payload: Readonly<Record<string, unknown>>, path: readonly string[]): string | undefined {
+export function claimText(payload: Readonly<Record<string, unknown>>, path: readonly string[]): string | undefined {
   let v: unknown = payload;
   for (const k of path) {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
@@ -290,4 +291,5 @@ export const jwtAuthnFilter: HttpFilter = {
     verifyAsync(s, c, found).catch(onAsyncError.bind(s));
     return FilterStatus.Stop;
   },
+  explain: explainJwtAuthn,
 };

@@ -17,6 +17,7 @@ import {
   type HeaderValueOption,
   type ProtoObject,
 } from '../../../compile/security/envoy-proto.js';
+import type { SourcePos } from '../../../config/diagnostic.js';
 import type { DescriptorEntry } from '../ratelimit/descriptors.js';
 import { counter, type Counter } from '../stats.js';
 import { bucketKey, type TokenBucket, type TokenBucketSpec } from './token-bucket.js';
@@ -68,6 +69,8 @@ export interface LocalRateLimitConfig {
   readonly stats: LocalRateLimitStats;
   /** `EnvoyFilter ns/name configPatches[i]`. */
   readonly origin: string;
+  /** Where that patch is written (for trace); null when unknown. */
+  readonly source: SourcePos | null;
 }
 
 function tokenBucket(o: ProtoObject | undefined, path: string): TokenBucketSpec | null {
@@ -89,7 +92,7 @@ const STATUS_CODES: Readonly<Record<string, number>> = { TooManyRequests: 429, S
  * and patch, plus route/vhost for per-route configs): a reload that keeps the same bucket
  * parameters keeps the bucket and its remaining tokens.
  */
-export function compileLocalRateLimit(v: ProtoObject, path: string, id: string, origin: string): LocalRateLimitConfig {
+export function compileLocalRateLimit(v: ProtoObject, path: string, id: string, origin: string, source: SourcePos | null = null): LocalRateLimitConfig {
   const statPrefix = stringField(v, 'stat_prefix', path);
   if (statPrefix === undefined || statPrefix === '') throw new ProtoError(`${path}.stat_prefix`, 'must be set (Envoy requires it)');
   const bucket = tokenBucket(objectField(v, 'token_bucket', path), `${path}.token_bucket`);
@@ -140,5 +143,6 @@ export function compileLocalRateLimit(v: ProtoObject, path: string, id: string, 
     rateLimitedAsResourceExhausted: boolField(v, 'rate_limited_as_resource_exhausted', path) ?? false,
     stats: Object.freeze(stats),
     origin,
+    source,
   });
 }

@@ -43,7 +43,7 @@ function bucketFor(s: HttpStream, cfg: LocalRateLimitConfig, slot: BucketSlot, k
   return b;
 }
 
-function descriptorMatches(d: LocalDescriptor, req: Descriptor): boolean {
+export function descriptorMatches(d: LocalDescriptor, req: Descriptor): boolean {
   const e = d.entries;
   if (e.length !== req.length) return false;
   for (let i = 0; i < e.length; i++) {

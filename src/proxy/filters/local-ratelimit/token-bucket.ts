@@ -26,6 +26,8 @@ export interface TokenBucket {
 /** Where buckets live. `key` identifies a bucket across config reloads. */
 export interface TokenBucketStore {
   bucket(key: string, spec: TokenBucketSpec): TokenBucket;
+  /** The bucket if it exists, without creating it (trace). */
+  peek?(key: string): TokenBucket | undefined;
 }
 
 export class LocalTokenBucket implements TokenBucket {
@@ -74,6 +76,10 @@ export class InProcessTokenBucketStore implements TokenBucketStore {
     let b = this.#buckets.get(key);
     if (b === undefined) this.#buckets.set(key, (b = new LocalTokenBucket(spec, performance.now())));
     return b;
+  }
+
+  peek(key: string): TokenBucket | undefined {
+    return this.#buckets.get(key);
   }
 }
 

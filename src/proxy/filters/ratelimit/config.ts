@@ -4,6 +4,7 @@
 // shared by every replica pointed at the same Redis.
 
 import { boolField, durationField, objectField, ProtoError, stringField, uintField, type ProtoObject } from '../../../compile/security/envoy-proto.js';
+import type { SourcePos } from '../../../config/diagnostic.js';
 import { counter, type Counter } from '../stats.js';
 
 export const RATELIMIT_TYPE = 'envoy.extensions.filters.http.ratelimit.v3.RateLimit';
@@ -25,6 +26,8 @@ export interface GlobalRateLimitConfig {
   readonly service: string;
   readonly stats: { readonly ok: Counter; readonly overLimit: Counter; readonly error: Counter; readonly failureModeAllowed: Counter };
   readonly origin: string;
+  /** Where that patch is written (for trace); null when unknown. */
+  readonly source: SourcePos | null;
 }
 
 function statusCode(o: ProtoObject | undefined, name: string, path: string, dflt: number): number {
@@ -36,7 +39,7 @@ function statusCode(o: ProtoObject | undefined, name: string, path: string, dflt
   return n;
 }
 
-export function compileGlobalRateLimit(v: ProtoObject, path: string, origin: string): GlobalRateLimitConfig {
+export function compileGlobalRateLimit(v: ProtoObject, path: string, origin: string, source: SourcePos | null = null): GlobalRateLimitConfig {
   const domain = stringField(v, 'domain', path);
   if (domain === undefined || domain === '') throw new ProtoError(`${path}.domain`, 'must be set (the ratelimit service config domain)');
   const rt = stringField(v, 'request_type', path) ?? 'both';
@@ -64,5 +67,6 @@ export function compileGlobalRateLimit(v: ProtoObject, path: string, origin: str
       failureModeAllowed: counter(`ratelimit.${domain}.failure_mode_allowed`),
     }),
     origin,
+    source,
   });
 }

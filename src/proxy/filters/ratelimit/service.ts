@@ -124,6 +124,8 @@ export interface LimitBackend {
   readonly name: string;
   /** Adds `hits` to each key (expiring after its window) and returns the new totals. */
   increment(keys: readonly { key: string; ttlSeconds: number }[], hits: number): Promise<number[]>;
+  /** The current count of a key without changing it, when the backend can tell without a network call (trace). */
+  peek?(key: string): number;
   close(): Promise<void>;
 }
 
@@ -140,6 +142,11 @@ export class MemoryBackend implements LimitBackend {
       c.n += hits;
       return c.n;
     }));
+  }
+
+  peek(key: string): number {
+    const c = this.#counts.get(key);
+    return c === undefined || c.expires <= Date.now() ? 0 : c.n;
   }
 
   close(): Promise<void> {
@@ -216,6 +223,25 @@ export class RateLimitService {
 
   get domains(): string[] {
     return [...this.#domains.keys()];
+  }
+
+  /**
+   * For trace: the limit each descriptor falls under and, when the backend can tell without a
+   * network call, the count so far in the current window (null for Redis). Counts nothing.
+   * Keys are built as shouldRateLimit builds them.
+   */
+  peek(domain: string, descriptors: readonly Descriptor[], nowMs = Date.now()): { node: DescriptorNode | null; used: number | null; resetSeconds: number }[] {
+    const cfg = this.#domains.get(domain);
+    const nowSec = Math.floor(nowMs / 1000);
+    return descriptors.map((d) => {
+      const node = cfg === undefined ? null : findLimit(cfg, d);
+      if (node === null || node.limit!.unlimited) return { node, used: null, resetSeconds: 0 };
+      const unit = node.limit!.unitSeconds;
+      let key = `${domain}_`;
+      for (const e of d) key += `${e.key}_${e.value}_`;
+      const used = this.backend.peek === undefined ? null : this.backend.peek(`${key}${Math.floor(nowSec / unit) * unit}`);
+      return { node, used, resetSeconds: unit - (nowSec % unit) };
+    });
   }
 
   /** ShouldRateLimit: OVER_LIMIT when any descriptor with a limit exceeds it. */

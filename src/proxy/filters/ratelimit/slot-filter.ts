@@ -4,6 +4,7 @@ import { FilterStatus, type HttpFilter } from '../../http/filter.js';
 import { sendLocalReply } from '../../http/local-reply.js';
 import type { HttpStream } from '../../http/stream.js';
 import { checkLocalRateLimit } from '../local-ratelimit/filter.js';
+import { explainRateLimitSlot } from './explain.js';
 import { checkGlobalRateLimit } from './filter.js';
 import type { RateLimitInstance, RateLimitPolicies } from './slots.js';
 
@@ -37,5 +38,6 @@ export function rateLimitSlotFilter(slot: number): HttpFilter {
       if (list === null) return FilterStatus.Continue;
       return run(s, rl, list, 0);
     },
+    explain: (s, x) => explainRateLimitSlot(s, slot, x.offline),
   };
 }

@@ -3,6 +3,7 @@
 // Built by src/compile/security/authz.ts; evaluated by ./engine.ts.
 
 import { BlockList, isIPv6 } from 'node:net';
+import type { SourcePos } from '../../../config/diagnostic.js';
 
 /** Istio's value syntax: `exact`, `prefix*`, `*suffix`, `*` (present and non-empty). */
 export const PatternKind = Object.freeze({ Exact: 0, Prefix: 1, Suffix: 2, Present: 3, Regex: 4 } as const);
@@ -180,6 +181,9 @@ export interface CompiledPolicy {
   readonly rules: readonly CompiledRule[];
   /** Index of each rule in `spec.rules` (rules dropped for TCP keep their original numbers). */
   readonly ruleIndex: readonly number[];
+  /** Where the policy is written, and each compiled rule (for trace). */
+  readonly source: SourcePos;
+  readonly ruleSources: readonly SourcePos[];
 }
 
 /** The ext_authz HTTP service a CUSTOM policy names (meshConfig.extensionProviders). */

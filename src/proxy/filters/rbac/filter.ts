@@ -4,6 +4,7 @@ import { sendLocalReply } from '../../http/local-reply.js';
 import type { HttpStream } from '../../http/stream.js';
 import type { CompiledPolicy, RbacConfig } from './config.js';
 import { AuthzView, firstMatch } from './engine.js';
+import { explainRbac } from './explain.js';
 
 /** Envoy's RBAC filter denial: 403, this body, the matched policy in RESPONSE_CODE_DETAILS. */
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
@@ -64,4 +65,5 @@ export const rbacFilter: HttpFilter = {
     }
     return FilterStatus.Continue;
   },
+  explain: explainRbac,
 };
