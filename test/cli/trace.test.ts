@@ -3,7 +3,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Trace } from '../../src/trace/types.js';
+import { makeKey, signToken, startJwksServer } from '../support/jwks-server.js';
 import { runSluice } from '../support/sluice-process.js';
+import { docs, gatewayYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
+import { configFile } from '../trace/helpers.js';
 
 const EX = join(import.meta.dirname, '../../examples/seed-advanced-routing');
 
@@ -41,5 +44,40 @@ describe('sluice trace', () => {
     expect(hdr.stderr).toContain('-H nocolon: expected name:value');
     const wl = await runSluice(['trace', '-c', EX, '--sidecar', 'bad', 'GET', 'http://example.com/']);
     expect(wl.code).toBe(2);
+  });
+
+  it('--jwt: the token is verified as the gateway would (JWKS fetched with the rule\'s timeout), and authorization decides on it', async () => {
+    const jwks = await startJwksServer();
+    try {
+      const key = await makeKey('RS256', 'k1');
+      jwks.publish([key]);
+      const file = configFile(docs(gatewayYaml(['api.example.com']), virtualServiceYaml('api', ['api.example.com'], '  - route: [{destination: {host: api}}]'), serviceEntryYaml('api', 9000), `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt-auth, namespace: istio-system}
+spec:
+  jwtRules: [{issuer: "https://auth.example.com", jwksUri: "${jwks.url()}", audiences: [api.example.com]}]`, `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: require-jwt, namespace: istio-system}
+spec:
+  rules: [{from: [{source: {requestPrincipals: ["*"]}}]}]`));
+      const good = await signToken(key, { iss: 'https://auth.example.com', sub: 'alice', aud: 'api.example.com' });
+      const ok = await runSluice(['trace', '-c', file, 'GET', 'http://api.example.com/x', '--jwt', good]);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/filter\s+✓ envoy\.filters\.http\.jwt_authn: JWT from https:\/\/auth\.example\.com accepted by RequestAuthentication istio-system\/jwt-auth jwtRules\[0\]: request\.auth\.principal = https:\/\/auth\.example\.com\/alice/);
+      expect(ok.stdout).toContain(`keys fetched now from ${jwks.url()}`);
+      expect(ok.stdout).toMatch(/filter\s+✓ envoy\.filters\.http\.rbac: allowed by ALLOW AuthorizationPolicy istio-system\/require-jwt rule 0/);
+      const expired = await signToken(key, { iss: 'https://auth.example.com', sub: 'alice', aud: 'api.example.com' }, { expiresIn: -600 });
+      const no = await runSluice(['trace', '-c', file, '-o', 'json', 'GET', 'http://api.example.com/x', '--jwt', expired]);
+      expect(no.code).toBe(1);
+      const t = JSON.parse(no.stdout) as Trace;
+      expect(t.outcome).toMatchObject({ status: 401, body: 'Jwt is expired' });
+      expect(t.filters.find((f) => f.name === 'envoy.filters.http.jwt_authn')?.decidedBy).toMatchObject({ resource: 'RequestAuthentication istio-system/jwt-auth', path: 'spec.jwtRules[0]' });
+      const fetches = jwks.fetches();
+      const noFetch = await runSluice(['trace', '-c', file, 'GET', 'http://api.example.com/x', '--jwt', good, '--no-jwks-fetch']);
+      expect(noFetch.stdout).toMatch(/jwt_authn: keys for issuer https:\/\/auth\.example\.com come from .* which this offline trace was told not to fetch/);
+      expect(jwks.fetches()).toBe(fetches);
+    } finally {
+      await jwks.close();
+    }
   });
 });

@@ -311,6 +311,7 @@ async function checkTrace(env: CaseEnvironment, c: ConformanceCase, r: CaseReque
   for (const [k, v] of Object.entries(r.headers ?? {})) q.append('header', `${k}:${v}`);
   if (r.sni !== undefined) q.set('sni', r.sni);
   if (r.body !== undefined) q.set('data', '1');
+  if (r.clientCert !== undefined) q.set('client-cert', env.clients.get(r.clientCert)?.cert ?? '');
   const res = await env.sluice.admin(`/debug/trace?${q}`);
   if (res.status !== 200) throw new Error(`/debug/trace answered ${res.status}: ${await res.text()}`);
   const trace = (await res.json()) as Trace;

@@ -1,7 +1,9 @@
 // The explain() hook: a filter tells trace what it would decide, with no side effect, and
 // trace reports the decision, the policy that made it and the fix. Filters without a hook
-// are listed as such; Istio filter slots with no filter in this build show "not configured".
-// (This file registers a filter for its own process only: vitest runs each file in a fork.)
+// are listed as such; every Istio filter slot has its filter in this build, and each says why
+// it has nothing to do when no policy applies. (This file registers test filters for its own
+// process only: vitest runs each file in a fork.) The security filters' explanations are
+// tested with real policies in security-explain.test.ts.
 
 import { describe, expect, it } from 'vitest';
 import { registerHttpFilter } from '../../src/proxy/http/connection-manager.js';
@@ -15,7 +17,7 @@ let onRequestCalls = 0;
 
 /** A stand-in authorization filter: denies requests carrying x-deny, as an RBAC DENY rule would. */
 const denyHeader: HttpFilter = {
-  name: 'envoy.filters.http.rbac',
+  name: 'test.deny-header',
   onRequest(s: HttpStream) {
     onRequestCalls++;
     if (s.header('x-deny') === undefined) return FilterStatus.Continue;
@@ -48,7 +50,7 @@ describe('trace: filters explain their decisions', () => {
     const t = trace('GET', 'http://a.example.com/', { headers: ['x-deny: 1'] });
     expect(t.outcome).toMatchObject({ kind: 'local_reply', status: 403, body: 'RBAC: access denied' });
     expect(t.outcome.fix).toContain('deny-header');
-    const f = t.filters.find((x) => x.name === 'envoy.filters.http.rbac');
+    const f = t.filters.find((x) => x.name === 'test.deny-header');
     expect(f).toMatchObject({ verdict: 'reply', decidedBy: { resource: 'AuthorizationPolicy istio-system/deny-header', line: 12 } });
     expect(t.upstream).toBeNull();
   });
@@ -63,16 +65,26 @@ describe('trace: filters explain their decisions', () => {
   it('passing filters continue to the router; a filter without a hook says so', () => {
     const t = trace('GET', 'http://a.example.com/');
     expect(t.outcome.kind).toBe('upstream');
-    expect(t.filters.find((x) => x.name === 'envoy.filters.http.rbac')?.verdict).toBe('continue');
+    expect(t.filters.find((x) => x.name === 'test.deny-header')?.verdict).toBe('continue');
     expect(t.filters.find((x) => x.name === 'test.no-explain')).toMatchObject({ verdict: 'unknown', summary: expect.stringContaining('no explain hook') });
   });
 
-  it('Istio filter slots with no filter show as not configured; the fault filter explains its odds', () => {
+  it('with no policy, each security filter says it has nothing to do and why; the fault filter explains its odds', () => {
     const t = trace('GET', 'http://a.example.com/');
     const byName = Object.fromEntries(t.filters.map((f) => [f.name, f]));
-    expect(byName['envoy.filters.http.jwt_authn']?.verdict).toBe('not_configured');
-    expect(byName['envoy.filters.http.rbac']?.verdict).not.toBe('not_configured');
+    expect(t.filters.filter((f) => f.verdict === 'not_configured')).toEqual([]);
+    expect(byName['envoy.filters.http.jwt_authn']).toMatchObject({ verdict: 'skip', summary: 'no RequestAuthentication applies to this workload' });
+    expect(byName['envoy.filters.http.ext_authz']).toMatchObject({ verdict: 'skip', summary: 'no CUSTOM AuthorizationPolicy applies to this workload' });
+    expect(byName['envoy.filters.http.rbac']).toMatchObject({ verdict: 'skip', summary: 'no AuthorizationPolicy applies to this workload' });
+    const rateLimits = t.filters.filter((f) => f.name.startsWith('envoy.filters.http.local_ratelimit@'));
+    expect(rateLimits.length).toBeGreaterThan(0);
+    for (const f of rateLimits) expect(f).toMatchObject({ verdict: 'skip', summary: 'no rate-limit EnvoyFilter applies to this chain' });
     expect(byName['envoy.filters.http.fault']).toMatchObject({ verdict: 'continue', summary: expect.stringContaining('abort with 503 for 10% of requests') });
     expect(byName['envoy.filters.http.cors']?.verdict).toBe('skip');
+    // Filters with nothing to do share one step, grouped by reason.
+    const skipped = t.steps.filter((s) => s.stage === 'filter' && s.result === 'skipped');
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]!.text).toContain('jwt_authn');
+    expect(skipped[0]!.detail).toContain('cors: no corsPolicy on this route');
   });
 });
