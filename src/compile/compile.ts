@@ -32,6 +32,7 @@ export function compile(input: CompileInput): Snapshot {
     secrets: ctx.secrets,
     outboundTrafficPolicy: input.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
     diagnostics: Object.freeze(ctx.diagnostics),
+    envoyFilterPatches: Object.freeze(security.patchOutcomes),
   });
 }
 

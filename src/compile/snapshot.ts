@@ -35,6 +35,21 @@ export interface Snapshot {
   readonly secrets: ReadonlyMap<string, TlsSecret>;
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   readonly diagnostics: readonly Diagnostic[];
+  /** What compile did with each EnvoyFilter patch that reached this workload (`sluice analyze` SLU0310 reads it). */
+  readonly envoyFilterPatches?: readonly EnvoyFilterPatchOutcome[];
+}
+
+/** One EnvoyFilter patch on one workload: applied, not applied by Sluice (and why), or no effect here (as in Istio). */
+export interface EnvoyFilterPatchOutcome {
+  /** `EnvoyFilter ns/name`. */
+  readonly resource: string;
+  /** Index in spec.configPatches. */
+  readonly index: number;
+  readonly outcome: 'applied' | 'not_applied' | 'no_effect';
+  /** For not_applied: compile's diagnostic code (SLU052x), its message and fix. */
+  readonly code: string | null;
+  readonly reason: string | null;
+  readonly fix: string | null;
 }
 
 // ---------------------------------------------------------------- listeners

@@ -56,6 +56,8 @@ const grid: Row[] = [
   { name: 'compile: unknown host, no port, missing credential', inputFiles: ['compile-problems.yaml'], analyzer: compileAnalyzer, expected: [['IST0101', 'VirtualService default/api'], ['IST0112', 'VirtualService default/api'], ['IST0161', 'Gateway istio-system/web']] },
   { name: 'compile: clean ingress', inputFiles: ['ingress-clean.yaml'], analyzer: compileAnalyzer, expected: [] },
   { name: 'compile: seed mistake (d), http rules on a passthrough server', inputFiles: ['egress-http-on-passthrough.yaml'], analyzer: compileAnalyzer, expected: [['SLU0209', 'VirtualService default/direct-external-api']] },
+  { name: 'compile: an applied patch with an ignored field is reported; patches left out are SLU0310\'s, not repeated', inputFiles: ['envoyfilter-gateway-mixed.yaml'], analyzer: compileAnalyzer, expected: [['SLU0530', 'EnvoyFilter istio-system/mixed']] },
+  { name: 'compile: the seed\'s policies in namespace default are the selector analyzer\'s SLU0501, not repeated', inputFiles: ['policy-wrong-namespace.yaml'], analyzer: compileAnalyzer, expected: [] },
 
   { name: 'DR SIMPLE without CA, insecureSkipVerify', inputFiles: ['dr-no-ca.yaml'], analyzer: caCertificatesAnalyzer, expected: [['IST0128', 'DestinationRule default/external'], ['IST0129', 'DestinationRule default/external']] },
   { name: 'DR SIMPLE with caCertificates', inputFiles: ['dr-with-ca.yaml'], analyzer: caCertificatesAnalyzer, expected: [] },
@@ -69,8 +71,10 @@ const grid: Row[] = [
   { name: 'EnvoyFilter operations', inputFiles: ['envoyfilter-operations.yaml'], analyzer: envoyFilterOperationsAnalyzer, expected: [['IST0151', 'EnvoyFilter istio-system/ops'], ['IST0152', 'EnvoyFilter istio-system/ops'], ['IST0153', 'EnvoyFilter istio-system/ops'], ['IST0154', 'EnvoyFilter istio-system/ops']] },
   { name: 'EnvoyFilter absolute operations with priority', inputFiles: ['envoyfilter-applied.yaml'], analyzer: envoyFilterOperationsAnalyzer, expected: [] },
 
-  { name: 'EnvoyFilter cluster patch not applied', inputFiles: ['envoyfilter-unapplied.yaml'], analyzer: unappliedPatchAnalyzer, expected: [['SLU0310', 'EnvoyFilter istio-system/cluster-tweak']] },
-  { name: 'EnvoyFilter rate limit and HCM merge applied', inputFiles: ['envoyfilter-applied.yaml'], analyzer: unappliedPatchAnalyzer, expected: [] },
+  { name: 'EnvoyFilter cluster patch not applied (compiled for the workload its selector names)', inputFiles: ['envoyfilter-unapplied.yaml'], analyzer: unappliedPatchAnalyzer, expected: [['SLU0310', 'EnvoyFilter istio-system/cluster-tweak']] },
+  { name: 'EnvoyFilter Lua filter and an invalid local rate limit: compile leaves them out', inputFiles: ['envoyfilter-gateway-mixed.yaml'], analyzer: unappliedPatchAnalyzer, expected: [['SLU0310', 'EnvoyFilter istio-system/mixed'], ['SLU0310', 'EnvoyFilter istio-system/mixed']] },
+  { name: 'EnvoyFilter local and global rate limits, rate_limits and HCM merge: compile applies them', inputFiles: ['envoyfilter-gateway-applied.yaml'], analyzer: unappliedPatchAnalyzer, expected: [] },
+  { name: 'EnvoyFilter patches that match no chain have no effect (as in Istio), and are not "not applied"', inputFiles: ['envoyfilter-applied.yaml'], analyzer: unappliedPatchAnalyzer, expected: [] },
 
   { name: 'one certificate on two gateways', inputFiles: ['duplicate-certificate.yaml'], analyzer: duplicateCertificateAnalyzer, expected: [['IST0138', 'Gateway istio-system/a'], ['IST0138', 'Gateway istio-system/b']] },
   { name: 'certificates on different workloads', inputFiles: ['distinct-certificates.yaml'], analyzer: duplicateCertificateAnalyzer, expected: [] },
@@ -89,7 +93,8 @@ const grid: Row[] = [
   { name: 'seed: invalid ISTIO_MUTUAL_TLS and a look-behind regex', inputFiles: ['schema-invalid.yaml'], analyzer: validationAnalyzer, expected: [['IST0106', 'Gateway istio-system/istio-egress-gateway'], ['IST0122', 'VirtualService default/lookbehind']] },
   { name: 'schema: clean ingress', inputFiles: ['ingress-clean.yaml'], analyzer: validationAnalyzer, expected: [] },
 
-  { name: 'seed: gateway policies in namespace default', inputFiles: ['policy-wrong-namespace.yaml'], analyzer: policySelectorAnalyzer, expected: [['IST0127', 'AuthorizationPolicy default/require-jwt'], ['IST0127', 'RequestAuthentication default/jwt-auth']] },
+  { name: 'seed: gateway policies in namespace default (SLU0501, where to move them); a selector no known workload has (IST0127)', inputFiles: ['policy-wrong-namespace.yaml'], analyzer: policySelectorAnalyzer, expected: [['SLU0501', 'AuthorizationPolicy default/require-jwt'], ['SLU0501', 'RequestAuthentication default/jwt-auth'], ['IST0127', 'AuthorizationPolicy default/app-policy']] },
+  { name: 'a PeerAuthentication for the gateway in namespace default', inputFiles: ['peerauthentication-wrong-namespace.yaml'], analyzer: policySelectorAnalyzer, expected: [['IST0127', 'PeerAuthentication default/gw-mtls']] },
   { name: 'gateway policies in the gateway namespace', inputFiles: ['policy-right-namespace.yaml'], analyzer: policySelectorAnalyzer, expected: [] },
 
   { name: 'TCP ServiceEntry without addresses', inputFiles: ['serviceentry-tcp.yaml'], analyzer: addressesRequiredAnalyzer, expected: [['IST0134', 'ServiceEntry default/db']] },
@@ -188,9 +193,9 @@ describe('all analyzers together', () => {
       // advanced-routing's example.com is not on main-gateway.
       'IST0132 VirtualService default/advanced-routing spec.hosts[0]',
       // the security section's policies select the gateways from namespace default.
-      'IST0127 AuthorizationPolicy default/restrict-egress spec.selector.matchLabels',
-      'IST0127 RequestAuthentication default/jwt-auth spec.selector.matchLabels',
-      'IST0127 AuthorizationPolicy default/require-jwt spec.selector.matchLabels',
+      'SLU0501 AuthorizationPolicy default/restrict-egress spec.selector',
+      'SLU0501 RequestAuthentication default/jwt-auth spec.selector',
+      'SLU0501 AuthorizationPolicy default/require-jwt spec.selector',
       // the EnvoyFilters: v1beta1 is not served, relative inserts without priority.
       'SLU0011 EnvoyFilter istio-system/rate-limit apiVersion',
       'IST0151 EnvoyFilter istio-system/rate-limit spec.configPatches[0].patch.operation',
@@ -202,6 +207,28 @@ describe('all analyzers together', () => {
     const keys = r.findings.map((f) => `${f.code} ${f.resource} ${f.path}`);
     expect(keys).toEqual([...new Set(keys)]);
   });
+});
+
+describe('SLU0310 and compile agree on every EnvoyFilter patch', () => {
+  for (const [file, applied, notApplied] of [['envoyfilter-gateway-mixed.yaml', 1, 2], ['envoyfilter-gateway-applied.yaml', 4, 0]] as const) {
+    it(file, () => {
+      const r = analyzeConfig({ configPaths: [join(TESTDATA, file)], allNamespaces: true });
+      const reported = new Set(r.findings.filter((f) => f.code === 'SLU0310').map((f) => `${f.resource} ${f.path}`));
+      // What compile did, on the config's gateway (or, without one, the workload the selector names).
+      const outcomes = r.workloads.flatMap((w) => w.snapshot.envoyFilterPatches ?? []);
+      expect([outcomes.filter((o) => o.outcome === 'applied').length, outcomes.filter((o) => o.outcome === 'not_applied').length]).toEqual([applied, notApplied]);
+      for (const o of outcomes) {
+        const key = `${o.resource} spec.configPatches[${o.index}]`;
+        if (o.outcome === 'applied') expect(reported.has(key), `${key} applied by compile but reported SLU0310`).toBe(false);
+        if (o.outcome === 'not_applied') expect(reported.has(key), `${key} left out by compile but not reported`).toBe(true);
+      }
+      // Compile's own "not applied" codes are folded into SLU0310, never beside it.
+      for (const f of r.findings.filter((x) => ['SLU0520', 'SLU0522', 'SLU0523', 'SLU0524'].includes(x.code))) {
+        expect(reported.has(`${f.resource} ${f.path?.replace(/^(spec\.configPatches\[\d+\]).*$/, '$1')}`), `${f.code} ${f.resource} ${f.path} beside SLU0310`).toBe(false);
+      }
+      for (const f of r.findings.filter((x) => x.code === 'SLU0310')) expect(f.message).toMatch(/not applied by Sluice \(SLU05\d\d\): /);
+    });
+  }
 });
 
 describe('message catalog', () => {

@@ -1,25 +1,8 @@
 import type { EnvoyConfigObjectPatch } from '../../api/types.js';
+import { resourceRef } from '../../config/resource.js';
 import type { Analyzer } from '../analyzer.js';
 import { newMessage } from '../messages.js';
-
-const HCM = 'envoy.filters.network.http_connection_manager';
-
-/**
- * The EnvoyFilter patches Sluice reads (DESIGN: the seed's two rate-limit filters and its
- * connection-manager tuning): an HTTP_FILTER patch inserting envoy.filters.http.local_ratelimit,
- * and a NETWORK_FILTER MERGE into the http_connection_manager. Sluice has no Envoy config to
- * patch, so everything else has no effect.
- */
-export function isAppliedPatch(p: EnvoyConfigObjectPatch): boolean {
-  const op = p.patch?.operation ?? '';
-  const name = (p.patch?.value as { name?: unknown } | undefined)?.name;
-  if (p.applyTo === 'HTTP_FILTER') return (op === 'INSERT_BEFORE' || op === 'INSERT_AFTER' || op === 'INSERT_FIRST' || op === 'ADD') && name === 'envoy.filters.http.local_ratelimit';
-  if (p.applyTo === 'NETWORK_FILTER') {
-    const filter = p.match?.listener?.filterChain?.filter?.name;
-    return op === 'MERGE' && (filter === undefined || filter === HCM);
-  }
-  return false;
-}
+import { patchKey, patchVerdicts } from './patch-outcomes.js';
 
 function describe(p: EnvoyConfigObjectPatch): string {
   const name = (p.patch?.value as { name?: unknown } | undefined)?.name;
@@ -27,8 +10,12 @@ function describe(p: EnvoyConfigObjectPatch): string {
 }
 
 /**
- * SLU0310: an EnvoyFilter patch Sluice does not apply. Istio would patch Envoy's config; in
- * Sluice the patch is read, reported here, and has no effect.
+ * SLU0310: an EnvoyFilter patch Sluice does not apply. The verdict is compile's own
+ * (envoy-filter.ts, the code `sluice run` applies patches with): a patch compile applied on
+ * some workload is never reported here, and one compile left out is reported once, with
+ * compile's reason and code (SLU052x), which the compile analyzer then does not repeat.
+ * Patches that are valid but do nothing here (another context, nothing matched) are not
+ * reported: Istio ignores them the same way (compile notes them as SLU0533/SLU0535).
  */
 export const unappliedPatchAnalyzer: Analyzer = {
   name: 'envoyfilter.UnappliedPatchAnalyzer',
@@ -36,10 +23,12 @@ export const unappliedPatchAnalyzer: Analyzer = {
   inputs: ['EnvoyFilter'],
   codes: ['SLU0310'],
   analyze(ctx) {
+    const verdicts = patchVerdicts(ctx);
     for (const ef of ctx.list('EnvoyFilter')) {
       (ef.spec.configPatches ?? []).forEach((p, i) => {
-        if (isAppliedPatch(p)) return;
-        ctx.report(newMessage('SLU0310', ef, ['spec', 'configPatches', i], `configPatches[${i}] (${describe(p)}) is not applied by Sluice: it has no effect`, 'Sluice applies local_ratelimit HTTP_FILTER inserts and http_connection_manager MERGE patches; express the rest with Istio APIs (VirtualService, DestinationRule, Telemetry) or drop it'));
+        const v = verdicts.get(patchKey(resourceRef(ef), i));
+        if (v === undefined || v.outcome !== 'not_applied') return;
+        ctx.report(newMessage('SLU0310', ef, ['spec', 'configPatches', i], `configPatches[${i}] (${describe(p)}) is not applied by Sluice (${v.code}): ${v.reason}`, v.fix ?? (v.code === 'SLU0523' ? 'correct the patch value: Envoy would reject it too' : 'Sluice applies local_ratelimit and ratelimit HTTP_FILTER patches, http_connection_manager MERGE, and VIRTUAL_HOST/HTTP_ROUTE MERGE of rate_limits and typed_per_filter_config; express the rest with Istio APIs (VirtualService, DestinationRule, Telemetry) or drop it')));
       });
     }
   },

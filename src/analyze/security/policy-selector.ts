@@ -1,30 +1,34 @@
+import { findPolicyScopeProblems } from '../../compile/security/scope-problems.js';
 import { selectorMatches } from '../../compile/visibility.js';
 import type { Resource } from '../../config/resource.js';
 import type { Analyzer } from '../analyzer.js';
-import { newMessage } from '../messages.js';
+import { messageType, newMessage } from '../messages.js';
 import { labelsText } from '../util.js';
 
 type Selected = { r: Resource; selector: Record<string, string> | undefined; path: (string | number)[] };
 
 /**
- * IST0127 for the seed's trap: a policy whose selector matches a gateway workload, but which
- * lives in another namespace than the gateway. Outside the root namespace a selector only
- * selects workloads of the policy's own namespace, so the policy applies to nothing (Istio and
- * Sluice both ignore it). Gateway workloads run where their Gateway resource is (istio-system
- * for the default ingress and egress gateways).
+ * The seed's trap: a policy whose selector matches a gateway workload, but which lives in
+ * another namespace than the gateway. Outside the root namespace a selector only selects
+ * workloads of the policy's own namespace, so the policy applies to nothing (Istio and Sluice
+ * both ignore it). RequestAuthentication, AuthorizationPolicy and EnvoyFilter are judged by
+ * compile's own check (findPolicyScopeProblems, the code `sluice run` warns with): SLU0501
+ * with the namespace to move to when the selector matches a workload elsewhere, IST0127 when
+ * it matches no workload the config knows. PeerAuthentication, Telemetry and Sidecar keep
+ * Istio's IST0127 for the wrong-namespace case.
  */
 export const policySelectorAnalyzer: Analyzer = {
   name: 'security.PolicySelectorNamespaceAnalyzer',
   description: 'Policies that select a gateway do so from the gateway\'s namespace (or the root namespace)',
   inputs: ['AuthorizationPolicy', 'RequestAuthentication', 'PeerAuthentication', 'Telemetry', 'EnvoyFilter', 'Sidecar', 'Gateway'],
-  codes: ['IST0127'],
+  codes: ['IST0127', 'SLU0501'],
   analyze(ctx) {
+    for (const d of findPolicyScopeProblems(ctx.store, { rootNamespace: ctx.rootNamespace })) {
+      ctx.report({ ...d, level: messageType(d.code)?.level ?? d.level });
+    }
     const items: Selected[] = [
-      ...ctx.list('AuthorizationPolicy').map((r) => ({ r, selector: r.spec.selector?.matchLabels, path: ['spec', 'selector', 'matchLabels'] })),
-      ...ctx.list('RequestAuthentication').map((r) => ({ r, selector: r.spec.selector?.matchLabels, path: ['spec', 'selector', 'matchLabels'] })),
       ...ctx.list('PeerAuthentication').map((r) => ({ r, selector: r.spec.selector?.matchLabels, path: ['spec', 'selector', 'matchLabels'] })),
       ...ctx.list('Telemetry').map((r) => ({ r, selector: r.spec.selector?.matchLabels, path: ['spec', 'selector', 'matchLabels'] })),
-      ...ctx.list('EnvoyFilter').map((r) => ({ r, selector: r.spec.workloadSelector?.labels, path: ['spec', 'workloadSelector', 'labels'] })),
       ...ctx.list('Sidecar').map((r) => ({ r, selector: r.spec.workloadSelector?.labels, path: ['spec', 'workloadSelector', 'labels'] })),
     ];
     for (const { r, selector, path } of items) {

@@ -17,7 +17,7 @@ import type { RouteRateLimit } from '../../proxy/filters/ratelimit/descriptors.j
 import { ScopeMap, SLOT_BEFORE, SLOT_ORDERS, type RateLimitInstance, type RateLimitPolicies } from '../../proxy/filters/ratelimit/slots.js';
 import type { CompileContext } from '../context.js';
 import type { ListenerPolicies } from '../policies.js';
-import type { FilterChain, Listener, Route, RouteConfiguration, VirtualHost } from '../snapshot.js';
+import type { EnvoyFilterPatchOutcome, FilterChain, Listener, Route, RouteConfiguration, VirtualHost } from '../snapshot.js';
 import { durationField, isObject, messageName, objectField, ProtoError, protoMerge, unwrapAny, type ProtoObject } from './envoy-proto.js';
 import { compileRouteRateLimits } from './rate-limit-actions.js';
 
@@ -43,13 +43,28 @@ function canonical(name: string | undefined): string | undefined {
   return name === undefined ? undefined : (CANONICAL[name] ?? name);
 }
 
+/**
+ * Codes this file reports when it leaves a patch (or part of it) out. `sluice analyze` folds
+ * them into SLU0310 "EnvoyFilter patch not applied", read from the outcomes below, so analyze
+ * and compile never disagree about a patch.
+ */
+export const PATCH_NOT_APPLIED_CODES: ReadonlySet<string> = new Set(['SLU0520', 'SLU0521', 'SLU0522', 'SLU0523', 'SLU0524', 'SLU0525', 'SLU0526', 'SLU0529', 'SLU0531', 'SLU0536', 'SLU0537']);
+/** Codes for a patch that is valid but does nothing on this workload (as in Istio). */
+const PATCH_NO_EFFECT_CODES: ReadonlySet<string> = new Set(['SLU0533', 'SLU0535']);
+
 /** A patch with where it came from. */
 interface Patch {
   readonly ef: EF;
   readonly index: number;
   readonly cp: EnvoyConfigObjectPatch;
   readonly path: (string | number)[];
+  /** The patch edited a chain's filter list, connection manager or routes. */
   applied: boolean;
+  /** Something it carries reached the compiled config (a rate-limit instance, per-route config, rate_limits, HCM settings). */
+  effective: boolean;
+  /** The first "not applied" report about it, and the first "no effect here" one. */
+  notApplied: { code: string; message: string; fix: string | null } | null;
+  noEffect: string | null;
 }
 
 /** One entry of a chain's HTTP filter list while patches run. */
@@ -72,6 +87,25 @@ export interface EnvoyFilterInput {
   readonly trustedHops: number;
   /** Local service cluster name for `source_cluster` descriptors. */
   readonly serviceCluster: string;
+  /** Filled with what happened to each patch (the snapshot keeps it for `sluice analyze`). */
+  readonly outcomes?: EnvoyFilterPatchOutcome[];
+}
+
+/** What compile did with each patch on this workload; "not applied" wins unless part of the patch took effect. */
+function recordOutcomes(all: readonly Patch[], out: EnvoyFilterPatchOutcome[] | undefined): void {
+  if (out === undefined) return;
+  for (const p of all) {
+    const na = p.notApplied;
+    const outcome = na !== null && !p.effective ? 'not_applied' : p.applied ? 'applied' : na !== null ? 'not_applied' : 'no_effect';
+    out.push(Object.freeze({
+      resource: resourceRef(p.ef),
+      index: p.index,
+      outcome,
+      code: outcome === 'not_applied' ? na!.code : null,
+      reason: outcome === 'not_applied' ? na!.message : outcome === 'no_effect' ? (p.noEffect ?? 'it matches nothing on this workload') : null,
+      fix: outcome === 'not_applied' ? na!.fix : null,
+    }));
+  }
 }
 
 /** Order of application: root namespace first, then the workload's, stable by `priority`. */
@@ -86,6 +120,8 @@ class Reporter {
   constructor(readonly ctx: CompileContext) {}
 
   report(p: Patch, sub: (string | number)[], code: string, level: 'warning' | 'info', message: string, fix?: string): void {
+    if (PATCH_NOT_APPLIED_CODES.has(code)) p.notApplied ??= { code, message, fix: fix ?? null };
+    else if (PATCH_NO_EFFECT_CODES.has(code)) p.noEffect ??= message;
     const key = `${resourceRef(p.ef)}|${p.index}|${message}`;
     if (this.#seen.has(key)) return;
     this.#seen.add(key);
@@ -260,11 +296,17 @@ function compileInstance(e: HttpFilterEntry, id: string, r: Reporter): RateLimit
   try {
     const tc = e.value!.typed_config ?? e.value!.typedConfig;
     if (tc === undefined) {
+      p.effective = true;
       return { kind: 'local', name: e.name, config: null, perRoute: null };
     }
     const { value } = unwrapAny(tc, 'patch.value.typed_config');
-    if (e.kind === 'global') return { kind: 'global', name: e.name, config: compileGlobalRateLimit(value, 'patch.value.typed_config', origin, p.ef.pos(p.path)) };
+    if (e.kind === 'global') {
+      const g = compileGlobalRateLimit(value, 'patch.value.typed_config', origin, p.ef.pos(p.path));
+      p.effective = true;
+      return { kind: 'global', name: e.name, config: g };
+    }
     const cfg = compileLocalRateLimit(value, 'patch.value.typed_config', id, origin, p.ef.pos(p.path));
+    p.effective = true;
     warnLocalDefaults(p, cfg, r);
     return { kind: 'local', name: e.name, config: cfg, perRoute: null };
   } catch (err) {
@@ -320,6 +362,7 @@ function mergeHcm(p: Patch, s: HcmSettings, r: Reporter): boolean {
     if (idle !== undefined) s.idleTimeoutMs = idle;
     const mcd = durationField(chpo, 'max_connection_duration', 'common_http_protocol_options');
     if (mcd !== undefined) s.maxConnectionDurationMs = mcd;
+    p.effective = true;
     return true;
   } catch (e) {
     r.report(p, ['patch', 'value'], 'SLU0523', 'warning', `${(e as Error).message}; this patch is not applied`);
@@ -388,9 +431,10 @@ function mergeRouteScope(p: Patch, scope: object, adds: Map<object, ScopeAdditio
         }
       } else if (!isRoute && (k === 'rate_limits' || k === 'rateLimits')) {
         a.rateLimits = [...(a.rateLimits ?? []), ...compileRouteRateLimits(v, k, serviceCluster)];
+        p.effective = true;
       } else if (isRoute && k === 'route' && isObject(v)) {
         for (const [rk, rv] of Object.entries(v)) {
-          if (rk === 'rate_limits' || rk === 'rateLimits') a.rateLimits = [...(a.rateLimits ?? []), ...compileRouteRateLimits(rv, `route.${rk}`, serviceCluster)];
+          if (rk === 'rate_limits' || rk === 'rateLimits') { a.rateLimits = [...(a.rateLimits ?? []), ...compileRouteRateLimits(rv, `route.${rk}`, serviceCluster)]; p.effective = true; }
           else ignored.push(`route.${rk}`);
         }
       } else ignored.push(k);
@@ -415,9 +459,11 @@ export function applyEnvoyFilters(input: EnvoyFilterInput): Listener[] {
   const r = new Reporter(ctx);
   const mode = ctx.workload.mode;
   const patches: Patch[] = [];
+  const all: Patch[] = [];
   for (const ef of orderEnvoyFilters(input.filters, ctx.workload.rootNamespace)) {
     (ef.spec.configPatches ?? []).forEach((cp, index) => {
-      const p: Patch = { ef, index, cp, path: ['spec', 'configPatches', index], applied: false };
+      const p: Patch = { ef, index, cp, path: ['spec', 'configPatches', index], applied: false, effective: false, notApplied: null, noEffect: null };
+      all.push(p);
       if (!contextApplies(p, mode)) {
         r.report(p, ['match', 'context'], 'SLU0533', 'info', `context ${cp.match?.context} does not apply to a ${mode}; the patch is skipped`);
         return;
@@ -433,7 +479,10 @@ export function applyEnvoyFilters(input: EnvoyFilterInput): Listener[] {
     if (p.cp.applyTo === 'HTTP_FILTER' || p.cp.applyTo === 'NETWORK_FILTER' || p.cp.applyTo === 'VIRTUAL_HOST' || p.cp.applyTo === 'HTTP_ROUTE') continue;
     r.report(p, ['applyTo'], 'SLU0520', 'warning', `applyTo ${p.cp.applyTo} is not supported by Sluice; the patch is not applied`, 'Sluice applies HTTP_FILTER (local_ratelimit, ratelimit), NETWORK_FILTER MERGE of the HTTP connection manager, and VIRTUAL_HOST/HTTP_ROUTE MERGE of typed_per_filter_config and rate_limits');
   }
-  if (patches.length === 0) return [...input.listeners];
+  if (patches.length === 0) {
+    recordOutcomes(all, input.outcomes);
+    return [...input.listeners];
+  }
 
   // Route-level additions, per route configuration (shared by the chains that use it).
   const scopes = new Map<string, RouteScope>();
@@ -486,13 +535,15 @@ export function applyEnvoyFilters(input: EnvoyFilterInput): Listener[] {
   }
 
   for (const p of patches) {
-    if (p.applied) continue;
+    // A patch already reported as not applied is not also "matched nothing".
+    if (p.applied || p.notApplied !== null) continue;
     if (!['HTTP_FILTER', 'NETWORK_FILTER', 'VIRTUAL_HOST', 'HTTP_ROUTE'].includes(p.cp.applyTo ?? '')) continue;
     const pn = p.cp.match?.listener?.portNumber;
     const mapped = pn !== undefined ? input.listeners.find((l) => l.port === pn && l.bindPort !== pn) : undefined;
     const hint = mapped !== undefined ? ` (listener.portNumber ${pn} is the Gateway port; Istio matches the port the listener binds, here ${mapped.bindPort})` : '';
     r.report(p, ['match'], 'SLU0535', 'info', `this patch matched nothing on this workload${hint}, so it has no effect (as in Istio)`);
   }
+  recordOutcomes(all, input.outcomes);
   return out;
 }
 
@@ -536,6 +587,7 @@ function buildRateLimits(list: readonly HttpFilterEntry[], l: Listener, c: Filte
             if (messageName(typeUrl) !== LOCAL_RATELIMIT_TYPE) throw new ProtoError(`typed_per_filter_config.${name}`, `@type ${typeUrl} is not ${LOCAL_RATELIMIT_TYPE}`);
             const id = `${resourceRef(patch.ef)}#${patch.index}@${l.name}/${c.name}/${(scope as { name: string }).name}`;
             const cfg = compileLocalRateLimit(v, `typed_per_filter_config.${name}`, id, `${resourceRef(patch.ef)} configPatches[${patch.index}]`, patch.ef.pos(patch.path));
+            patch.effective = true;
             warnLocalDefaults(patch, cfg, r);
             const perRoute = t.perRoute ?? new ScopeMap<LocalRateLimitConfig>();
             perRoute.set(scope, cfg);

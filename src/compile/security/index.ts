@@ -4,7 +4,7 @@
 
 import type { CompileContext } from '../context.js';
 import { DEFAULT_LISTENER_POLICIES, type ListenerPolicies } from '../policies.js';
-import type { Listener, RouteConfiguration } from '../snapshot.js';
+import type { EnvoyFilterPatchOutcome, Listener, RouteConfiguration } from '../snapshot.js';
 import { compileAuthorization, numTrustedProxies } from './authz.js';
 import { applyEnvoyFilters } from './envoy-filter.js';
 import { compileJwtAuthn } from './jwt.js';
@@ -25,6 +25,8 @@ export interface WorkloadSecurity {
   policiesFor(port: number): ListenerPolicies;
   /** Applies the workload's EnvoyFilters to the built listeners. */
   finish(listeners: readonly Listener[], routeConfigs: ReadonlyMap<string, RouteConfiguration>): Listener[];
+  /** After finish: what happened to each EnvoyFilter patch. */
+  readonly patchOutcomes: readonly EnvoyFilterPatchOutcome[];
 }
 
 export function compileWorkloadSecurity(ctx: CompileContext, gateways: readonly string[]): WorkloadSecurity {
@@ -48,8 +50,10 @@ export function compileWorkloadSecurity(ctx: CompileContext, gateways: readonly 
     byPort.set(port, p);
     return p;
   };
+  const patchOutcomes: EnvoyFilterPatchOutcome[] = [];
   return {
     policiesFor,
+    patchOutcomes,
     finish(listeners, routeConfigs) {
       if (efs.length === 0) return [...listeners];
       http ??= compileAuthorization(ctx, aps, false, 0);
@@ -58,7 +62,7 @@ export function compileWorkloadSecurity(ctx: CompileContext, gateways: readonly 
       if (http?.custom != null) istioHttpFilters.push('envoy.filters.http.ext_authz');
       if (http !== null) istioHttpFilters.push('envoy.filters.http.rbac');
       istioHttpFilters.push('envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats');
-      return applyEnvoyFilters({ ctx, filters: efs, listeners, routeConfigs, istioHttpFilters, trustedHops: numTrustedProxies(ctx), serviceCluster: serviceCluster(ctx) });
+      return applyEnvoyFilters({ ctx, filters: efs, listeners, routeConfigs, istioHttpFilters, trustedHops: numTrustedProxies(ctx), serviceCluster: serviceCluster(ctx), outcomes: patchOutcomes });
     },
   };
 }
