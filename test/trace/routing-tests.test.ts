@@ -11,15 +11,27 @@ import { configFile } from './helpers.js';
 const EXAMPLES = join(import.meta.dirname, '../../examples');
 
 describe('sluice test', () => {
-  for (const name of ['seed-ingress.test.yaml', 'seed-advanced-routing.test.yaml']) {
+  for (const [name, min] of [['seed-ingress.test.yaml', 9], ['seed-advanced-routing.test.yaml', 9], ['seed-security.test.yaml', 7]] as const) {
     it(`examples/${name} passes`, async () => {
       const { results, configErrors } = await runRoutingTests([loadRoutingTests(join(EXAMPLES, name))]);
       expect(configErrors).toEqual([]);
       const failed = results.filter((r) => !r.passed).map(formatFailure);
       expect(failed).toEqual([]);
-      expect(results.length).toBeGreaterThan(8);
+      expect(results.length).toBeGreaterThanOrEqual(min);
     });
   }
+
+  it('a wrong decidedBy fails with the policy that did decide', async () => {
+    const file = configFile(`config: [${join(EXAMPLES, 'seed-security')}]
+placeholderCredentials: true
+tests:
+- name: no token
+  request: GET https://api.example.com/api/v1/users
+  expect: {status: 403, decidedBy: "RequestAuthentication istio-system/jwt-auth"}
+`, 'cases.yaml');
+    const { results } = await runRoutingTests([loadRoutingTests(file)]);
+    expect(results[0]!.differences).toEqual([{ key: 'decidedBy', expected: 'RequestAuthentication istio-system/jwt-auth', actual: 'AuthorizationPolicy istio-system/require-jwt spec.rules[0]' }]);
+  });
 
   it('a failing case is a diff: expected, actual, and the route that decided', async () => {
     const file = configFile(`config: [${join(EXAMPLES, 'seed-advanced-routing')}]

@@ -3,6 +3,7 @@
 // stream: no counter, no token-cache write, and no JWKS fetch on a running gateway (its cached
 // keys are used; an offline trace may fetch a remote key set once, into the trace's own cache).
 
+import { basename } from 'node:path';
 import type { JWTPayload } from 'jose';
 import { fetchKeySetOnce, type FetchedKeySet, type JwksSource } from '../../../security/jwks.js';
 import type { ExplainContext, FilterExplanation } from '../../http/filter.js';
@@ -207,7 +208,7 @@ export function explainJwtAuthn(s: HttpStream, x: ExplainContext): FilterExplana
     return {
       verdict: 'continue',
       summary: `no token (looked in ${c.locations.map(where).join(', ')}): the request goes on unauthenticated, and authorization decides (request.auth.principal is empty)`,
-      steps: [`issuers accepted here: ${issuers}`, ...c.providers.map((p) => `${p.origin} at ${p.source.file}:${p.source.line}`)],
+      steps: [`issuers accepted here: ${issuers}`, ...c.providers.map((p) => `${p.origin} (${basename(p.source.file)}:${p.source.line})`)],
     };
   }
   const steps = found.map((t, i) => `token ${i + 1} from ${where(t.location)}`);
