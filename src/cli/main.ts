@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerCa } from './ca.js';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
 
@@ -11,6 +12,7 @@ program
 
 registerRun(program);
 registerDemo(program);
+registerCa(program);
 
 try {
   await program.parseAsync(process.argv);
