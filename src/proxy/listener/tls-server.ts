@@ -49,7 +49,9 @@ export function checkPeer(ctx: ServerTlsContext, socket: TLSSocket): PeerIdentit
   if (!ctx.requestCert) return null;
   const raw = socket.getPeerX509Certificate?.();
   if (raw === undefined) return ctx.requireCert ? 'client certificate required' : null;
-  if (!socket.authorized) return `client certificate not verified: ${String(socket.authorizationError)}`;
+  // A TLSSocket wrapped by hand (not by tls.Server) never sets `authorized`: ask OpenSSL directly.
+  const verifyError = socket.authorized ? null : ((socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle?.verifyError?.() ?? null);
+  if (verifyError !== null) return `client certificate not verified: ${verifyError.code ?? verifyError.message}`;
   const cfg = ctx.config;
   const sans = (raw.subjectAltName ?? '').split(', ').filter((s) => s !== '');
   const values = sans.map((s) => s.replace(/^(DNS|URI|IP Address|email):/, ''));
@@ -67,5 +69,6 @@ export function checkPeer(ctx: ServerTlsContext, socket: TLSSocket): PeerIdentit
 }
 
 function subjectOf(c: X509Certificate): string {
-  return c.subject.split('\n').join(',');
+  // Mesh workload certificates have an empty subject (the identity is the URI SAN).
+  return (c.subject ?? '').split('\n').join(',');
 }
