@@ -96,6 +96,7 @@ export async function run(flags: RunFlags): Promise<number> {
   let portMap: Map<number, number>;
   let resolve: Map<string, string[]>;
   let adminPort: number;
+  let sidecarPorts: { outboundPort: number; inboundPort: number; appPort: number | null };
   try {
     setLogLevel(flags.logLevel as LogLevel);
     if (flags.mode !== 'gateway' && flags.mode !== 'sidecar') throw new Error(`--mode ${flags.mode}: expected gateway or sidecar`);
@@ -103,6 +104,7 @@ export async function run(flags: RunFlags): Promise<number> {
     portMap = parsePortMap(flags.portMap ?? []);
     resolve = parseResolveFlag(flags.resolve ?? []);
     adminPort = parsePort('--admin-port', flags.adminPort);
+    sidecarPorts = { outboundPort: parsePort('--outbound-port', flags.outboundPort), inboundPort: parsePort('--inbound-port', flags.inboundPort), appPort: flags.appPort !== undefined ? parsePort('--app-port', flags.appPort) : null };
   } catch (e) {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
     return 2;
@@ -126,7 +128,7 @@ export async function run(flags: RunFlags): Promise<number> {
     configPaths,
     meshFile: flags.mesh,
     credentialsDir: flags.credentials,
-    workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost },
+    workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost, sidecarPorts },
     ...(identity !== null ? { meshCa: () => identity!.material() } : {}),
   });
   let first = pipeline.build();
@@ -216,7 +218,11 @@ export async function run(flags: RunFlags): Promise<number> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   const ports = runtime.listeners.boundPorts();
-  const summary = first.snapshot.listeners.map((l) => `${l.name}→${flags.listenHost}:${ports.get(l.name) ?? l.bindPort}`).join(', ');
+  const sidecarBound = runtime.sidecar.bound();
+  const summary = [
+    ...first.snapshot.listeners.map((l) => `${l.name}→${flags.listenHost}:${ports.get(l.name) ?? l.bindPort}`),
+    ...[...sidecarBound].map(([name, port]) => `${name}→${flags.listenHost}:${port}`),
+  ].join(', ');
   log('info', 'main', `sluice ready: config version ${first.snapshot.version}, listeners [${summary || 'none'}], admin http://${flags.adminHost}:${adminPort}`);
   return new Promise<number>(() => {}); // runs until a signal
 }

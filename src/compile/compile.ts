@@ -3,7 +3,8 @@ import { CompileContext, type CompileInput } from './context.js';
 import { DEFAULT_DOMAIN_SUFFIX } from './hosts.js';
 import { buildGatewayListeners } from './listeners.js';
 import { buildRegistry } from './registry.js';
-import type { Mode, Snapshot, Workload } from './snapshot.js';
+import { buildSidecar, scopeRegistry, sidecarScopeFor } from './sidecar.js';
+import type { Mode, RouteConfiguration, Snapshot, Workload } from './snapshot.js';
 
 export type { CompileInput } from './context.js';
 
@@ -13,9 +14,14 @@ export type { CompileInput } from './context.js';
  * built); problems become diagnostics, and a broken piece degrades alone as Istio's does.
  */
 export function compile(input: CompileInput): Snapshot {
-  const registry = buildRegistry(input.store, input.workload.domainSuffix);
+  const sidecarMode = input.workload.mode === 'sidecar';
+  const scope = sidecarMode ? sidecarScopeFor(input.store, input.workload) : null;
+  let registry = buildRegistry(input.store, input.workload.domainSuffix);
+  if (scope !== null) registry = scopeRegistry(registry, scope);
   const ctx = new CompileContext(input, registry);
-  const { listeners, routeConfigs } = buildGatewayListeners(ctx);
+  // A sidecar serves the reserved `mesh` gateway, never Gateway servers.
+  const { listeners, routeConfigs } = sidecarMode ? { listeners: [], routeConfigs: new Map<string, RouteConfiguration>() } : buildGatewayListeners(ctx);
+  const sidecar = scope !== null ? buildSidecar(ctx, scope, routeConfigs) : null;
   return Object.freeze({
     version: input.version,
     createdAt: new Date().toISOString(),
@@ -24,7 +30,8 @@ export function compile(input: CompileInput): Snapshot {
     routeConfigs,
     clusters: ctx.clusters,
     secrets: ctx.secrets,
-    outboundTrafficPolicy: input.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
+    outboundTrafficPolicy: sidecar?.outbound.mode ?? input.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
+    sidecar,
     diagnostics: Object.freeze(ctx.diagnostics),
   });
 }
@@ -36,6 +43,7 @@ export interface WorkloadOptions {
   serviceAccount?: string;
   portMap?: ReadonlyMap<number, number>;
   listenHost?: string;
+  sidecarPorts?: Workload['sidecarPorts'];
 }
 
 export function makeWorkload(o: WorkloadOptions, mesh: MeshConfig): Workload {
@@ -49,5 +57,6 @@ export function makeWorkload(o: WorkloadOptions, mesh: MeshConfig): Workload {
     rootNamespace: mesh.rootNamespace ?? 'istio-system',
     portMap: o.portMap ?? new Map(),
     listenHost: o.listenHost ?? '0.0.0.0',
+    sidecarPorts: o.mode === 'sidecar' ? Object.freeze({ ...(o.sidecarPorts ?? { outboundPort: 15001, inboundPort: 15006, appPort: null }) }) : null,
   });
 }

@@ -6,6 +6,7 @@ import { NodeHttp1Codec, setClientErrorHook } from './codec/node-http1.js';
 import { NodeHttp2Codec } from './codec/node-http2.js';
 import type { HttpStream, ProxyContext } from './http/stream.js';
 import { ListenerManager } from './listener/listener-manager.js';
+import { SidecarListeners } from './sidecar/sidecar-listeners.js';
 import type { TcpSession } from './tcp/tcp-session.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import type { DnsResolver } from './upstream/dns.js';
@@ -28,6 +29,8 @@ export class ProxyRuntime implements ProxyContext {
   snapshot: Snapshot;
   readonly clusters: ClusterManager;
   readonly listeners: ListenerManager;
+  /** Sidecar mode: the outbound explicit proxy and the inbound listener. */
+  readonly sidecar: SidecarListeners;
   readonly accessLog: AccessLog;
   readonly metrics: IstioMetrics;
   readonly h1: NodeHttp1Codec;
@@ -48,6 +51,11 @@ export class ProxyRuntime implements ProxyContext {
         log('warn', 'listener', `${l.name}: connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}${sni !== '' ? ` (SNI ${sni})` : ''} closed: ${reason}`);
       },
     });
+    this.sidecar = new SidecarListeners(this, this.h1, this.h2, {
+      connectionRefused: (l, socket, reason, sni) => {
+        log('warn', 'listener', `${l.name}: connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}${sni !== '' ? ` (SNI ${sni})` : ''} closed: ${reason}`);
+      },
+    });
     setClientErrorHook((status, code, socket) => {
       log('info', 'http', `${status} for malformed request from ${socket.remoteAddress ?? '?'}: ${code}`);
     });
@@ -58,7 +66,8 @@ export class ProxyRuntime implements ProxyContext {
     this.clusters.update(snapshot);
     this.snapshot = snapshot;
     this.appliedAt = new Date();
-    return this.listeners.update(snapshot);
+    const errors = await this.listeners.update(snapshot);
+    return [...errors, ...(await this.sidecar.update(snapshot))];
   }
 
   onStreamComplete(s: HttpStream): void {
@@ -77,13 +86,15 @@ export class ProxyRuntime implements ProxyContext {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.listeners.stopAccepting();
+    this.sidecar.stopAccepting();
     this.h1.drain();
     this.h2.drain();
     const deadline = Date.now() + timeoutMs;
-    while (this.listeners.openConnections() > 0 && Date.now() < deadline) {
+    while (this.listeners.openConnections() + this.sidecar.openConnections() > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.listeners.closeAll();
+    this.sidecar.closeAll();
     this.clusters.close();
     await this.accessLog.close();
   }
