@@ -36,6 +36,7 @@ export interface RunFlags {
   drainTimeout: string;
   sourceAddress?: string;
   workloadName?: string;
+  requestHeadersTimeout: string;
 }
 
 export function registerRun(program: Command): void {
@@ -64,6 +65,7 @@ export function registerRun(program: Command): void {
     .option('--drain-timeout <seconds>', 'graceful drain on SIGTERM', '5')
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
+    .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
     .action(async (flags: RunFlags) => {
       process.exitCode = await run(flags);
     });
@@ -151,6 +153,7 @@ export async function run(flags: RunFlags): Promise<number> {
     accessLog: accessLogTarget(flags.accessLog),
     workloadName: workloadNameOf(labels, flags.workloadName),
     sourceAddress: flags.sourceAddress ?? null,
+    headersTimeoutMs: Number(flags.requestHeadersTimeout) * 1000,
   });
   const bindErrors = await runtime.apply(first.snapshot);
   if (bindErrors.length > 0) {

@@ -3,6 +3,7 @@ import { AccessLog, formatHttpLine, formatTcpLine, type AccessLogTarget } from '
 import { IstioMetrics } from '../telemetry/metrics.js';
 import { log } from '../util/log.js';
 import { NodeHttp1Codec, setClientErrorHook } from './codec/node-http1.js';
+import './filters/index.js';
 import { NodeHttp2Codec } from './codec/node-http2.js';
 import type { HttpStream, ProxyContext } from './http/stream.js';
 import { ListenerManager } from './listener/listener-manager.js';

@@ -35,6 +35,8 @@ export interface ConformanceCase {
   distribution?: Record<string, [number, number]>;
   /** A line of the access log must match this regex. */
   log?: string;
+  /** A copy of the request must reach this (mirror) backend. */
+  mirrored?: { name: string; path?: string; host?: string };
 }
 
 export interface HttpResult {
@@ -180,4 +182,15 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
     for (const k of b.absentHeaders ?? []) if (echo.headers[k.toLowerCase()] !== undefined) throw new Error(`backend saw header ${k}: ${echo.headers[k.toLowerCase()]}, expected it absent`);
   }
   if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
+  if (c.mirrored !== undefined) {
+    const m = c.mirrored;
+    const b = env.backends.get(m.name);
+    if (b === undefined) throw new Error(`no backend ${m.name} in config.yaml`);
+    const deadline = Date.now() + 5000;
+    const hit = (e: EchoReply): boolean => (m.path === undefined || e.path === m.path) && (m.host === undefined || e.host === m.host);
+    while (!b.seen.some(hit)) {
+      if (Date.now() > deadline) throw new Error(`mirror backend ${m.name} never saw ${JSON.stringify(m)}; it saw ${JSON.stringify(b.seen.map((e) => [e.path, e.host]))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }

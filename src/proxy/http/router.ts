@@ -11,6 +11,7 @@ import { applyHeaderMutation } from './header-ops.js';
 import { getHeader, type HeaderList } from './headers.js';
 import { completeStream, httpDate, sendLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
+import { sendMirrors } from './shadow.js';
 import type { BodySink, HttpStream } from './stream.js';
 
 /** Largest request body kept for retries (Envoy's per-connection buffer limit, 1 MiB). */
@@ -58,7 +59,9 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   readonly #a: ForwardAction;
   readonly #wc: WeightedCluster;
   readonly #cluster: ClusterRuntime;
-  #head = '';
+  #requestLine = '';
+  /** Request headers after the host line, each ending in CRLF (no final blank line). */
+  #headerBlock = '';
   #authority = '';
   #chunked = false;
   #body: Buffer[] | null = null;
@@ -88,7 +91,9 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   start(): void {
     const s = this.#s;
     this.#buildHead();
-    if (s.hasBody && this.#a.retry !== null) this.#body = [];
+    const mirrors = this.#a.mirrors.length > 0;
+    if (s.hasBody && (this.#a.retry !== null || mirrors)) this.#body = [];
+    if (mirrors && !s.hasBody) sendMirrors(s.conn.proxy.clusters, this.#a.mirrors, s.method, this.#requestLine, this.#authority, this.#headerBlock, null);
     s.onAbort = this.#onDownstreamAbort;
     if (this.#a.timeoutMs > 0) this.#timer = setTimeout(this.#onGlobalTimeout, this.#a.timeoutMs);
     this.#startMs = performance.now();
@@ -114,7 +119,8 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
       if (this.#wc.requestHeaders.authority !== null) authority = this.#wc.requestHeaders.authority;
     }
     this.#authority = authority;
-    let head = `${s.method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n`;
+    this.#requestLine = `${s.method} ${path} HTTP/1.1\r\n`;
+    let head = '';
     let contentLength: string | undefined;
     let teTrailers = false;
     let upgrade = '';
@@ -135,7 +141,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (upgrade !== '' && s.upgrade !== '') head += `connection: Upgrade\r\nupgrade: ${upgrade}\r\n`;
     if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
     else if (s.hasBody) { head += 'transfer-encoding: chunked\r\n'; this.#chunked = true; }
-    this.#head = head;
+    this.#headerBlock = head;
   }
 
   // ---------------------------------------------------------------- attempts
@@ -208,7 +214,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     s.upstreamLocalAddress = conn.localAddress;
     const r = this.#a.retry;
     if (r !== null && r.perTryTimeoutMs > 0) this.#tryTimer = setTimeout(this.#onTryTimeout, r.perTryTimeoutMs);
-    const head = `${this.#head}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
+    const head = `${this.#requestLine}host: ${this.#authority}\r\n${this.#headerBlock}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
     if (!s.hasBody) {
       conn.dispatch(this, Buffer.from(head, 'latin1'), null, true);
     } else if (this.#bodyDone) {
@@ -252,6 +258,10 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   onEnd(_trailers: HeaderList | null): void {
     this.#bodyDone = true;
     this.#conn?.endRequest(this.#chunked ? LAST_CHUNK : null);
+    if (this.#a.mirrors.length > 0 && this.#body !== null) {
+      const s = this.#s;
+      sendMirrors(s.conn.proxy.clusters, this.#a.mirrors, s.method, this.#requestLine, this.#authority, this.#headerBlock, this.#replayBody());
+    }
   }
 
   onError(_err: Error): void {

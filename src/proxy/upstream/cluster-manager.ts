@@ -192,14 +192,17 @@ export class ClusterRuntime {
     const errors: string[] = [];
     const done = (): void => {
       if (this.#closed) return;
-      // Keep the runtime (and pool) of addresses that did not change.
-      const old = new Map(this.hosts.map((h) => [`${h.address}:${h.port}`, h]));
-      this.hosts = next.map((h) => {
-        const prev = old.get(`${h.address}:${h.port}`);
-        if (prev !== undefined) { old.delete(`${h.address}:${h.port}`); return prev; }
-        return h;
-      });
-      for (const h of old.values()) h.close();
+      // A failed lookup keeps the hosts of the last good one (Envoy keeps serving them).
+      if (errors.length < names.length || this.hosts.length === 0) {
+        // Keep the runtime (and pool) of addresses that did not change.
+        const old = new Map(this.hosts.map((h) => [`${h.address}:${h.port}`, h]));
+        this.hosts = next.map((h) => {
+          const prev = old.get(`${h.address}:${h.port}`);
+          if (prev !== undefined) { old.delete(`${h.address}:${h.port}`); return prev; }
+          return h;
+        });
+        for (const h of old.values()) h.close();
+      }
       this.dnsError = errors.join('; ');
       if (!this.#resolved) {
         this.#resolved = true;

@@ -173,6 +173,7 @@ export class Http1Connection {
 
   #onMessageComplete(): void {
     if (!this.#headersReceived) return; // end of a 1xx
+    if (this.#upgraded) return; // the socket is handed over in #onData
     this.#responseDone = true;
     const ex = this.#exchange;
     ex?.onResponseComplete(null);
