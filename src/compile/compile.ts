@@ -32,6 +32,7 @@ export function compile(input: CompileInput): Snapshot {
     secrets: ctx.secrets,
     outboundTrafficPolicy: sidecar?.outbound.mode ?? input.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
     sidecar,
+    accessLogFormat: typeof input.mesh.accessLogFormat === 'string' && input.mesh.accessLogFormat !== '' ? input.mesh.accessLogFormat : null,
     diagnostics: Object.freeze(ctx.diagnostics),
   });
 }

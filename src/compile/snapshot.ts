@@ -25,7 +25,7 @@ export interface Workload {
   readonly portMap: ReadonlyMap<number, number>;
   readonly listenHost: string;
   /** Sidecar mode: `--outbound-port`, `--inbound-port`, `--app-port` (null without one). */
-  readonly sidecarPorts: { readonly outboundPort: number; readonly inboundPort: number; readonly appPort: number | null } | null;
+  readonly sidecarPorts?: { readonly outboundPort: number; readonly inboundPort: number; readonly appPort: number | null } | null;
 }
 
 export interface Snapshot {
@@ -38,7 +38,9 @@ export interface Snapshot {
   readonly secrets: ReadonlyMap<string, TlsSecret>;
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Sidecar mode: the outbound explicit proxy and inbound listener; null for a gateway. */
-  readonly sidecar: SidecarConfig | null;
+  readonly sidecar?: SidecarConfig | null;
+  /** meshConfig.accessLogFormat (Envoy command operators); null/absent = Istio's default TEXT line. */
+  readonly accessLogFormat?: string | null;
   readonly diagnostics: readonly Diagnostic[];
 }
 

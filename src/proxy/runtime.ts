@@ -1,5 +1,6 @@
 import type { Snapshot } from '../compile/snapshot.js';
 import { AccessLog, formatHttpLine, formatTcpLine, type AccessLogTarget } from '../telemetry/access-log.js';
+import { compileAccessLogFormat, type AccessLogFormat } from '../telemetry/access-log-format.js';
 import { IstioMetrics } from '../telemetry/metrics.js';
 import { log } from '../util/log.js';
 import { NodeHttp1Codec, setClientErrorHook } from './codec/node-http1.js';
@@ -38,6 +39,8 @@ export class ProxyRuntime implements ProxyContext {
   readonly h2: NodeHttp2Codec;
   /** When the current snapshot started serving. */
   appliedAt = new Date();
+  /** meshConfig.accessLogFormat, compiled; null = Istio's default line. */
+  #logFormat: AccessLogFormat | null = null;
 
   constructor(o: RuntimeOptions) {
     this.snapshot = o.initial;
@@ -65,19 +68,28 @@ export class ProxyRuntime implements ProxyContext {
   /** Makes `snapshot` live: clusters first (routes may name new ones), then the swap, then listeners. */
   async apply(snapshot: Snapshot): Promise<string[]> {
     this.clusters.update(snapshot);
+    this.#useLogFormat(snapshot.accessLogFormat ?? null);
     this.snapshot = snapshot;
     this.appliedAt = new Date();
     const errors = await this.listeners.update(snapshot);
     return [...errors, ...(await this.sidecar.update(snapshot))];
   }
 
+  #useLogFormat(text: string | null): void {
+    if ((this.#logFormat?.text ?? null) === text) return;
+    this.#logFormat = text === null ? null : compileAccessLogFormat(text);
+    if (this.#logFormat !== null && this.#logFormat.unknown.length > 0) log('warn', 'accesslog', `accessLogFormat: ${this.#logFormat.unknown.join(', ')} not supported by Sluice; printed as -`);
+  }
+
   onStreamComplete(s: HttpStream): void {
-    if (this.accessLog.enabled) this.accessLog.write(formatHttpLine(s));
+    const f = this.#logFormat;
+    if (this.accessLog.enabled) this.accessLog.write(f === null ? formatHttpLine(s) : f.http(s));
     this.metrics.recordHttp(s);
   }
 
   onTcpComplete(s: TcpSession): void {
-    if (this.accessLog.enabled) this.accessLog.write(formatTcpLine(s));
+    const f = this.#logFormat;
+    if (this.accessLog.enabled) this.accessLog.write(f === null ? formatTcpLine(s) : f.tcp(s));
     this.metrics.recordTcp(s);
   }
 

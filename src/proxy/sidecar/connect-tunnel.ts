@@ -30,7 +30,7 @@ interface TunnelTarget {
  */
 export function openTunnel(conn: DownstreamConnection, req: IncomingMessage, client: Socket, head: Buffer, proxy: ProxyContext): void {
   const snapshot = proxy.snapshot;
-  const sc = snapshot.sidecar;
+  const sc = snapshot.sidecar ?? null;
   const target = parseTarget(req.url ?? '');
   if (sc === null || target === null) {
     client.end(`HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);

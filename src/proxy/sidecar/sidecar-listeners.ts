@@ -36,7 +36,7 @@ export class SidecarListeners {
   }
 
   async update(snapshot: Snapshot): Promise<string[]> {
-    const sc = snapshot.sidecar;
+    const sc = snapshot.sidecar ?? null;
     const wanted = new Map<string, Listener>();
     if (sc !== null) {
       wanted.set(`${sc.outbound.listener.address}:${sc.outbound.listener.bindPort}`, sc.outbound.listener);
@@ -74,7 +74,7 @@ export class SidecarListeners {
     b.sockets.add(socket);
     socket.once('close', () => b.sockets.delete(socket));
     const snapshot = this.#proxy.snapshot;
-    const sc = snapshot.sidecar;
+    const sc = snapshot.sidecar ?? null;
     if (sc === null) { socket.destroy(); return; }
     if (b.listener.name === sc.outbound.listener.name) {
       const conn: DownstreamConnection = {
