@@ -78,7 +78,7 @@ export async function startEgressEnv(o: EgressEnvOptions = {}): Promise<EgressEn
     args: [
       '--labels', 'istio=egressgateway', '--namespace', 'istio-system', '--service-account', o.gatewayServiceAccount ?? 'istio-egressgateway-service-account',
       '--port-map', `80=${gatewayPorts.http},443=${gatewayPorts.https},5432=${gatewayPorts.postgres}`,
-      '--mesh-ca-dir', caDir, '--credentials', creds, '--resolve', resolve, '--mesh', join(dir, 'gateway-mesh.yaml'),
+      '--mesh-ca-dir', caDir, '--credentials', creds, '--resolve', resolve, '--mesh', join(dir, 'gateway-mesh.yaml'), '--drain-timeout', '1',
       ...(o.gatewayArgs ?? []),
     ],
   });
@@ -89,7 +89,7 @@ export async function startEgressEnv(o: EgressEnvOptions = {}): Promise<EgressEn
       config,
       args: [
         '--mode', 'sidecar', '--labels', 'app=sleep', '--namespace', 'default', '--service-account', 'sleep',
-        '--outbound-port', String(outboundPort), '--mesh-ca-dir', caDir,
+        '--outbound-port', String(outboundPort), '--mesh-ca-dir', caDir, '--drain-timeout', '1',
         // An app's https:// call to api.external-service.com goes straight out (see the test).
         '--resolve', `api.external-service.com:443=127.0.0.1:${api.port}`,
         ...(o.sidecarArgs ?? []),
