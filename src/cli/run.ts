@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostic.js';
+import { parseDurationMs } from '../compile/duration.js';
+import { referencedPaths } from '../config/credentials.js';
 import { ConfigPipeline } from '../config/pipeline.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { readMeshConfigFile } from '../config/mesh.js';
 import { certsAdminRoutes } from '../security/admin-certs.js';
-import { parseDurationMs } from '../compile/duration.js';
 import { MeshIdentity } from '../security/mesh-identity.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
 import { DnsResolver, parseResolveFlag } from '../proxy/upstream/dns.js';
@@ -36,6 +37,7 @@ export interface RunFlags {
   drainTimeout: string;
   sourceAddress?: string;
   workloadName?: string;
+  listenerFiltersTimeout?: string;
   requestHeadersTimeout: string;
 }
 
@@ -65,6 +67,7 @@ export function registerRun(program: Command): void {
     .option('--drain-timeout <seconds>', 'graceful drain on SIGTERM', '5')
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
+    .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
     .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
     .action(async (flags: RunFlags) => {
       process.exitCode = await run(flags);
@@ -99,6 +102,7 @@ export async function run(flags: RunFlags): Promise<number> {
   let resolve: Map<string, string[]>;
   let adminPort: number;
   let sidecarPorts: { outboundPort: number; inboundPort: number; appPort: number | null };
+  let listenerFiltersTimeoutMs: number;
   try {
     setLogLevel(flags.logLevel as LogLevel);
     if (flags.mode !== 'gateway' && flags.mode !== 'sidecar') throw new Error(`--mode ${flags.mode}: expected gateway or sidecar`);
@@ -107,6 +111,9 @@ export async function run(flags: RunFlags): Promise<number> {
     resolve = parseResolveFlag(flags.resolve ?? []);
     adminPort = parsePort('--admin-port', flags.adminPort);
     sidecarPorts = { outboundPort: parsePort('--outbound-port', flags.outboundPort), inboundPort: parsePort('--inbound-port', flags.inboundPort), appPort: flags.appPort !== undefined ? parsePort('--app-port', flags.appPort) : null };
+    const lft = parseDurationMs(flags.listenerFiltersTimeout ?? '15s');
+    if (lft === null || lft <= 0) throw new Error(`--listener-filters-timeout ${flags.listenerFiltersTimeout}: expected a duration such as 15s or 500ms`);
+    listenerFiltersTimeoutMs = lft;
   } catch (e) {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
     return 2;
@@ -153,6 +160,7 @@ export async function run(flags: RunFlags): Promise<number> {
     accessLog: accessLogTarget(flags.accessLog),
     workloadName: workloadNameOf(labels, flags.workloadName),
     sourceAddress: flags.sourceAddress ?? null,
+    listenerFiltersTimeoutMs,
     headersTimeoutMs: Number(flags.requestHeadersTimeout) * 1000,
   });
   const bindErrors = await runtime.apply(first.snapshot);
@@ -161,6 +169,7 @@ export async function run(flags: RunFlags): Promise<number> {
     runtime.listeners.closeAll();
     return 2;
   }
+  let latestStore = first.store;
   let status: ConfigStatus = { version: first.snapshot.version, appliedAt: runtime.appliedAt.toISOString(), diagnostics: first.diagnostics, heldBack: first.heldBack, lastReloadError: null };
 
   let stopping = false;
@@ -194,6 +203,7 @@ export async function run(flags: RunFlags): Promise<number> {
       log('error', 'config', `reload failed, version ${status.version} keeps serving: ${(e as Error).message}`);
       return;
     }
+    latestStore = result.store;
     if (identity !== null && (result.mesh.trustDomain ?? 'cluster.local') !== identity.trustDomain) {
       const td = result.mesh.trustDomain ?? 'cluster.local';
       identity.setTrustDomain(td).then(reload, (e: Error) => log('error', 'ca', `cannot issue a certificate for trust domain ${td}: ${e.message}`));
@@ -212,7 +222,9 @@ export async function run(flags: RunFlags): Promise<number> {
     log('info', 'ca', `workload certificate renewed: serial ${c.serialNumber.toLowerCase()} valid until ${c.notAfter.toISOString()}; new handshakes use it`);
     reload();
   });
-  const watcher = new ConfigWatcher(configPaths, [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined), reload);
+  // Certificate files named by the config are watched too: rotating one is a reload.
+  const fixedExtra = [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined);
+  const watcher = new ConfigWatcher(configPaths, () => [...fixedExtra, ...referencedPaths(latestStore)], reload);
   watcher.start();
 
   // Last line of defence: a bug reached by one request must not take every other one down.

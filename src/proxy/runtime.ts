@@ -1,5 +1,5 @@
 import type { Snapshot } from '../compile/snapshot.js';
-import { AccessLog, formatHttpLine, formatTcpLine, type AccessLogTarget } from '../telemetry/access-log.js';
+import { AccessLog, formatHttpLine, formatRefusedLine, formatTcpLine, type AccessLogTarget } from '../telemetry/access-log.js';
 import { compileAccessLogFormat, type AccessLogFormat } from '../telemetry/access-log-format.js';
 import { IstioMetrics } from '../telemetry/metrics.js';
 import { log } from '../util/log.js';
@@ -20,6 +20,8 @@ export interface RuntimeOptions {
   workloadName: string;
   sourceAddress?: string | null;
   headersTimeoutMs?: number;
+  /** ClientHello / TLS handshake deadline (`--listener-filters-timeout`), default 15 s. */
+  listenerFiltersTimeoutMs?: number;
 }
 
 /**
@@ -51,10 +53,12 @@ export class ProxyRuntime implements ProxyContext {
     this.h1 = new NodeHttp1Codec({ idleTimeoutMs: idle, headersTimeoutMs: o.headersTimeoutMs ?? 60_000 });
     this.h2 = new NodeHttp2Codec(idle);
     this.listeners = new ListenerManager(this, this.h1, this.h2, {
-      connectionRefused: (l, socket, reason, sni) => {
+      connectionRefused: (l, socket, reason, sni, kind) => {
         log('warn', 'listener', `${l.name}: connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}${sni !== '' ? ` (SNI ${sni})` : ''} closed: ${reason}`);
+        // Istio's listener access log records connections no filter chain accepted (NR).
+        if (kind === 'no_filter_chain' && this.accessLog.enabled) this.accessLog.write(formatRefusedLine(socket, sni));
       },
-    });
+    }, { listenerFiltersTimeoutMs: o.listenerFiltersTimeoutMs ?? 15_000 });
     this.sidecar = new SidecarListeners(this, this.h1, this.h2, {
       connectionRefused: (l, socket, reason, sni) => {
         log('warn', 'listener', `${l.name}: connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}${sni !== '' ? ` (SNI ${sni})` : ''} closed: ${reason}`);

@@ -9,7 +9,8 @@ export type UpstreamResetReason = 'connection failure' | 'connection termination
 export interface UpstreamExchange {
   /** HEAD (and similar): the response carries no body whatever its framing says. */
   readonly noResponseBody: boolean;
-  onResponseHeaders(status: number, headers: HeaderList, upgrade: boolean): void;
+  /** `endStream`: the response has no body (an HTTP/2 HEADERS frame with END_STREAM, e.g. gRPC trailers-only). */
+  onResponseHeaders(status: number, headers: HeaderList, upgrade: boolean, endStream?: boolean): void;
   onResponseData(chunk: Buffer): void;
   onResponseComplete(trailers: HeaderList | null): void;
   onUpstreamReset(reason: UpstreamResetReason, detail: string): void;
