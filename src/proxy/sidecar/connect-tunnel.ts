@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { hostCovers, lowerAscii } from '../../compile/hosts.js';
 import { BLACKHOLE_CLUSTER, type OutboundL4Route, type OutboundL4Table, type SidecarConfig } from '../../compile/sidecar-snapshot.js';
 import type { ClientTls, Snapshot } from '../../compile/snapshot.js';
@@ -126,55 +126,77 @@ function route(conn: DownstreamConnection, client: Socket, initial: Buffer, sni:
   }
   const tls = hit.tls === null ? null : tlsContext(hit.tls, snapshot);
   const sniOut = hit.tls === null ? '' : hit.tls.sni ?? (hit.tls.autoSni ? (sni !== '' ? sni : target.host) : '');
+  let counted = false;
+  let upstream: Socket | null = null;
+  const done = (): void => {
+    if (counted) { counted = false; cluster.limits.connections--; }
+    finish();
+  };
+  const fail = (flag: number, details: string, reason: string): void => {
+    s.responseFlags |= flag;
+    s.details = details;
+    if (reason !== '') s.upstreamTransportFailureReason = reason;
+    client.destroy();
+    done();
+  };
+  client.once('close', () => { upstream?.destroy(); done(); });
+  // As Envoy's tcp_proxy: the cluster's maxConnections, connect timeout and idle timeout apply.
   const go = (address: string, port: number): void => {
+    if (completed) return;
+    const lim = cluster.limits;
+    if (lim.connections >= lim.maxConnections) { cluster.stats.upstream_rq_pending_overflow++; fail(ResponseFlag.UO, 'upstream_reset_before_response_started{overflow}', 'maxConnections reached'); return; }
+    lim.connections++;
+    counted = true;
     s.upstreamHost = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-    const onReady = (up: Socket): void => {
-      if (client.destroyed) { up.destroy(); finish(); return; }
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      cancel();
+      cluster.stats.upstream_cx_connect_fail++;
+      fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', `connect timeout after ${cluster.config.pool.connectTimeoutMs} ms`);
+    }, cluster.config.pool.connectTimeoutMs);
+    const cancel = makeConnector(address, port, tls, sniOut, cluster.sourceAddress, [])((up) => {
+      if (settled) { up.destroy(); return; }
+      settled = true;
+      clearTimeout(timer);
+      if (completed || client.destroyed) { up.destroy(); done(); return; }
+      upstream = up;
       up.setNoDelay(true);
       s.upstreamLocalAddress = `${up.localAddress ?? ''}:${up.localPort ?? 0}`;
       if (initial.length > 0) { s.bytesReceived += initial.length; up.write(initial); }
       client.on('data', (d: Buffer) => { s.bytesReceived += d.length; });
       up.on('data', (d: Buffer) => { s.bytesSent += d.length; });
+      up.on('error', () => client.destroy());
+      up.once('close', () => { client.destroy(); done(); });
+      const idle = cluster.config.pool.idleTimeoutMs;
+      if (idle > 0) {
+        const onIdle = (): void => { s.details = 'idle_timeout'; up.destroy(); client.destroy(); };
+        up.setTimeout(idle, onIdle);
+        client.setTimeout(idle, onIdle);
+      }
       client.pipe(up);
       up.pipe(client);
-      up.on('error', () => client.destroy());
-      up.on('close', () => { client.destroy(); finish(); });
-      client.on('close', () => { up.destroy(); finish(); });
       client.resume();
-    };
-    const onFail = (reason: string): void => {
-      s.responseFlags |= ResponseFlag.UF;
-      s.upstreamTransportFailureReason = reason;
-      log('info', 'sidecar', `CONNECT ${s.authority} via ${hit!.cluster} to ${s.upstreamHost} failed: ${reason}`);
-      client.destroy();
-      finish();
-    };
-    if (tls !== null) {
-      makeConnector(address, port, tls, sniOut, cluster.sourceAddress)(onReady, onFail);
-      return;
-    }
-    const up: Socket = connect({ host: address, port, ...(cluster.sourceAddress !== null ? { localAddress: cluster.sourceAddress } : {}) });
-    up.once('connect', () => { up.removeListener('error', onErr); onReady(up); });
-    const onErr = (e: NodeJS.ErrnoException): void => onFail(`${e.code ?? 'error'}: ${e.message}`);
-    up.once('error', onErr);
-    client.once('close', () => { if (!up.connecting) return; up.destroy(); finish(); });
+    }, (reason) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      cluster.stats.upstream_cx_connect_fail++;
+      log('info', 'sidecar', `CONNECT ${s.authority} via ${cluster.config.name} to ${s.upstreamHost} failed: ${reason}`);
+      fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', reason);
+    });
   };
   const pickHost = (): void => {
     if (cluster.config.type === 'original_dst') {
       cluster.resolveEndpoint(target.host, target.port, (err, eps) => {
-        if (err !== null || eps.length === 0) {
-          s.responseFlags |= ResponseFlag.UF;
-          s.upstreamTransportFailureReason = `DNS resolution of ${target.host} failed`;
-          client.destroy();
-          finish();
-          return;
-        }
+        if (err !== null || eps.length === 0) { fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', `DNS resolution of ${target.host} failed`); return; }
         go(eps[0]!.address, eps[0]!.port);
       });
       return;
     }
     const h = cluster.pick(null, null);
-    if (h === null) { s.responseFlags |= ResponseFlag.UH; s.details = 'no_healthy_upstream'; client.destroy(); finish(); return; }
+    if (h === null) { fail(ResponseFlag.UH, 'no_healthy_upstream', ''); return; }
     go(h.address, h.port);
   };
   client.on('error', () => {});

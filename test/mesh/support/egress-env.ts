@@ -42,6 +42,18 @@ export interface EgressEnvOptions {
  * written, the install stand-ins, the documented additions). The application is the caller's.
  */
 export async function startEgressEnv(o: EgressEnvOptions = {}): Promise<EgressEnv> {
+  // Ports come from freePort(): another test can take one before sluice binds it. Only that
+  // failure (a bind error) is retried, with new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEgressEnvOnce(o);
+    } catch (e) {
+      if (attempt >= 3 || !/cannot bind|EADDRINUSE/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startEgressEnvOnce(o: EgressEnvOptions): Promise<EgressEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-egress-'));
   const caDir = join(dir, 'mesh-ca');
   const init = await runSluice(['ca', 'init', '--dir', caDir]);
@@ -73,15 +85,22 @@ export async function startEgressEnv(o: EgressEnvOptions = {}): Promise<EgressEn
     `www.googleapis.com:443=127.0.0.1:${googleapis.port}`,
     `db.external-service.com:5432=127.0.0.1:${db.port}`,
   ].join(',');
-  const gateway = await startSluice({
-    config,
-    args: [
-      '--labels', 'istio=egressgateway', '--namespace', 'istio-system', '--service-account', o.gatewayServiceAccount ?? 'istio-egressgateway-service-account',
-      '--port-map', `80=${gatewayPorts.http},443=${gatewayPorts.https},5432=${gatewayPorts.postgres}`,
-      '--mesh-ca-dir', caDir, '--credentials', creds, '--resolve', resolve, '--mesh', join(dir, 'gateway-mesh.yaml'), '--drain-timeout', '1',
-      ...(o.gatewayArgs ?? []),
-    ],
-  });
+  const closeExternal = (): Promise<unknown> => Promise.all([httpbin.close(), api.close(), googleapis.close(), db.close()]);
+  let gateway: SluiceProcess;
+  try {
+    gateway = await startSluice({
+      config,
+      args: [
+        '--labels', 'istio=egressgateway', '--namespace', 'istio-system', '--service-account', o.gatewayServiceAccount ?? 'istio-egressgateway-service-account',
+        '--port-map', `80=${gatewayPorts.http},443=${gatewayPorts.https},5432=${gatewayPorts.postgres}`,
+        '--mesh-ca-dir', caDir, '--credentials', creds, '--resolve', resolve, '--mesh', join(dir, 'gateway-mesh.yaml'), '--drain-timeout', '1',
+        ...(o.gatewayArgs ?? []),
+      ],
+    });
+  } catch (e) {
+    await closeExternal();
+    throw e;
+  }
   const outboundPort = await freePort();
   let sidecar: SluiceProcess;
   try {
@@ -97,13 +116,14 @@ export async function startEgressEnv(o: EgressEnvOptions = {}): Promise<EgressEn
     });
   } catch (e) {
     await gateway.stop();
+    await closeExternal();
     throw e;
   }
   return {
     dir, caDir, externalCa, httpbin, api, googleapis, db, gateway, sidecar, outboundPort, gatewayPorts,
     close: async () => {
       await Promise.all([sidecar.stop(), gateway.stop()]);
-      await Promise.all([httpbin.close(), api.close(), googleapis.close(), db.close()]);
+      await closeExternal();
     },
   };
 }
