@@ -1,4 +1,6 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +105,24 @@ spec:
     const line = await server.waitFor(/^audit source=spiffe:\/\/cluster\.local\/ns\/default\/sa\/sleep .*authority=httpbin\.default\.svc\.cluster\.local:8000/, 'stdout');
     expect(line).toMatch(/cluster=inbound\|\d+\|\| code=200 flags=-/);
     expect((await plaintext('/headers?case=permissive-plain')).status).toBe(200);
+  });
+
+  it('bytes that are not HTTP are proxied to the application as TCP, plaintext and under mTLS', async () => {
+    const raw = (socket: Socket): Promise<string> => new Promise((resolve) => {
+      let got = '';
+      socket.on('data', (d: Buffer) => { got += d.toString(); if (got.includes('\r\n')) socket.destroy(); });
+      socket.on('close', () => resolve(got));
+      socket.on('error', () => {});
+    });
+    // The application is an HTTP server: a non-HTTP line reaching it answers 400.
+    const plain = connect(inboundPort, '127.0.0.1', () => plain.write('HELLO not-http\r\n\r\n'));
+    expect(await raw(plain)).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    const out = join(dir, 'tcp-client');
+    expect((await runSluice(['ca', 'issue', '--dir', join(dir, 'ca'), '--namespace', 'default', '--service-account', 'legacy', '--out', out])).code).toBe(0);
+    const mtls = tlsConnect({ host: '127.0.0.1', port: inboundPort, cert: readFileSync(join(out, 'cert-chain.pem')), key: readFileSync(join(out, 'key.pem')), ca: readFileSync(join(out, 'root-cert.pem')), checkServerIdentity: () => undefined }, () => mtls.write('HELLO not-http\r\n\r\n'));
+    expect(await raw(mtls)).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    const line = await server.waitFor(/^audit source=spiffe:\/\/cluster\.local\/ns\/default\/sa\/legacy .*cluster=inbound\|\d+\|\| code=0/, 'stdout');
+    expect(line).toMatch(/rx=18 tx=\d+/);
   });
 
   it('STRICT: plaintext is refused with the reason logged; mesh mTLS still works', async () => {
