@@ -1,7 +1,8 @@
 import type { CompileContext } from './context.js';
 import { ServiceRegistry } from './registry.js';
 import { buildSidecarInbound } from './sidecar-inbound.js';
-import { buildSidecarOutbound, inferGatewayMeshTls } from './sidecar-outbound.js';
+import { inferGatewayMeshTls } from './sidecar-gateway-tls.js';
+import { buildSidecarOutbound } from './sidecar-outbound.js';
 import { SidecarScope, selectSidecar } from './sidecar-scope.js';
 import type { SidecarConfig } from './sidecar-snapshot.js';
 import type { RouteConfiguration } from './snapshot.js';
