@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_CONFIG_BY_REQUEST_PORT } from '../../src/compile/sidecar-snapshot.js';
 import { selectVirtualHost } from '../../src/proxy/http/connection-manager.js';
+import { snapshotToJson } from '../../src/admin/config-dump.js';
 import type { Cluster, RouteConfiguration, Snapshot } from '../../src/compile/snapshot.js';
 import { MeshCa } from '../../src/security/mesh-ca.js';
 import { MeshIdentity } from '../../src/security/mesh-identity.js';
@@ -84,6 +85,13 @@ describe("sidecar compile: the seed's Part 2 as a sidecar in namespace default s
     const t5432 = snapshot.sidecar!.outbound.l4.get(5432)!;
     expect(t5432.inspectTls).toBe(false);
     expect(t5432.tcpRoutes.map((r) => [r.route.name, r.hosts, r.upstreamTls])).toEqual([['default.route-external-db.tcp.0', ['db.external-service.com'], [null]]]);
+  });
+
+  it('config_dump shows the sidecar part as plain JSON', () => {
+    const dump = snapshotToJson(snapshot) as { sidecar: { outbound: { mode: string; l4: Record<string, { tlsRoutes: { route: { name: string } }[] }> }; scope: string | null } };
+    expect(dump.sidecar.outbound.mode).toBe('REGISTRY_ONLY');
+    expect(dump.sidecar.outbound.l4['443']!.tlsRoutes[0]!.route.name).toBe('default.sni-egress.tls.0');
+    expect(JSON.stringify(dump)).not.toMatch(/PRIVATE KEY/);
   });
 
   it('the gateway-only TLS-origination DestinationRule (exportTo: .) is invisible to the sidecar', () => {
