@@ -9,6 +9,7 @@ import { readMeshConfigFile } from '../config/mesh.js';
 import { certsAdminRoutes } from '../security/admin-certs.js';
 import { MeshIdentity } from '../security/mesh-identity.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
+import { MemoryBackend, RateLimitService, readRateLimitConfigFile, RedisBackend, setRateLimitService } from '../proxy/filters/ratelimit/service.js';
 import { DnsResolver, parseResolveFlag } from '../proxy/upstream/dns.js';
 import type { AccessLogTarget } from '../telemetry/access-log.js';
 import { log, setLogLevel, type LogLevel } from '../util/log.js';
@@ -37,6 +38,8 @@ export interface RunFlags {
   drainTimeout: string;
   sourceAddress?: string;
   workloadName?: string;
+  ratelimitConfig?: string[];
+  ratelimitRedis?: string;
   listenerFiltersTimeout?: string;
   requestHeadersTimeout: string;
 }
@@ -67,6 +70,8 @@ export function registerRun(program: Command): void {
     .option('--drain-timeout <seconds>', 'graceful drain on SIGTERM', '5')
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
+    .option('--ratelimit-config <file>', 'global rate limits: the ratelimit service config (domain + descriptors, or its ConfigMap) (repeatable)', collect)
+    .option('--ratelimit-redis <url>', 'global rate limits: Redis shared by replicas, e.g. redis://127.0.0.1:6379 (default: counters in this process)')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
     .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
     .action(async (flags: RunFlags) => {
@@ -95,6 +100,20 @@ function printDiagnostics(ds: readonly Diagnostic[], minLevel: 'warning' | 'erro
   }
 }
 
+/** --ratelimit-config / --ratelimit-redis → the in-process rate limit service; an error text or null. */
+async function configureRateLimits(flags: RunFlags): Promise<string | null> {
+  if (flags.ratelimitConfig === undefined && flags.ratelimitRedis === undefined) return null;
+  try {
+    const domains = (flags.ratelimitConfig ?? []).flatMap((f) => readRateLimitConfigFile(f));
+    const backend = flags.ratelimitRedis !== undefined ? await RedisBackend.connect(flags.ratelimitRedis) : new MemoryBackend();
+    setRateLimitService(new RateLimitService(domains, backend));
+    log('info', 'ratelimit', `rate limit service: domains [${domains.map((d) => d.domain).join(', ')}], counters in ${backend.name}`);
+    return null;
+  } catch (e) {
+    return `--ratelimit-config: ${(e as Error).message}`;
+  }
+}
+
 /** `sluice run`: returns the exit code (2 = invalid start-up config or flags). */
 export async function run(flags: RunFlags): Promise<number> {
   let labels: Record<string, string>;
@@ -116,6 +135,11 @@ export async function run(flags: RunFlags): Promise<number> {
     listenerFiltersTimeoutMs = lft;
   } catch (e) {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const rateLimitError = await configureRateLimits(flags);
+  if (rateLimitError !== null) {
+    process.stderr.write(`sluice run: ${rateLimitError}\n`);
     return 2;
   }
   const configPaths = flags.config ?? ['./'];

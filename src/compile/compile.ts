@@ -3,8 +3,10 @@ import { CompileContext, type CompileInput } from './context.js';
 import { DEFAULT_DOMAIN_SUFFIX } from './hosts.js';
 import { buildGatewayListeners } from './listeners.js';
 import { buildRegistry } from './registry.js';
+import { compileWorkloadSecurity } from './security/index.js';
 import { buildSidecar, scopeRegistry, sidecarScopeFor } from './sidecar.js';
-import type { Mode, RouteConfiguration, Snapshot, Workload } from './snapshot.js';
+import { selectorMatches } from './visibility.js';
+import type { Listener, Mode, RouteConfiguration, Snapshot, Workload } from './snapshot.js';
 
 export type { CompileInput } from './context.js';
 
@@ -19,9 +21,18 @@ export function compile(input: CompileInput): Snapshot {
   let registry = buildRegistry(input.store, input.workload.domainSuffix);
   if (scope !== null) registry = scopeRegistry(registry, scope);
   const ctx = new CompileContext(input, registry);
-  // A sidecar serves the reserved `mesh` gateway, never Gateway servers.
-  const { listeners, routeConfigs } = sidecarMode ? { listeners: [], routeConfigs: new Map<string, RouteConfiguration>() } : buildGatewayListeners(ctx);
-  const sidecar = scope !== null ? buildSidecar(ctx, scope, routeConfigs) : null;
+  const gateways = sidecarMode ? [] : input.store.list('Gateway').filter((g) => selectorMatches(g.spec.selector ?? {}, input.workload.labels)).map((g) => `${g.namespace}/${g.name}`);
+  const security = compileWorkloadSecurity(ctx, gateways);
+  let listeners: Listener[] = [];
+  let routeConfigs = new Map<string, RouteConfiguration>();
+  // A sidecar serves the reserved `mesh` gateway, never Gateway servers; its inbound side
+  // carries the workload's authentication and authorization policies.
+  if (!sidecarMode) {
+    const built = buildGatewayListeners(ctx, security.policiesFor);
+    routeConfigs = built.routeConfigs;
+    listeners = security.finish(built.listeners, routeConfigs);
+  }
+  const sidecar = scope !== null ? buildSidecar(ctx, scope, routeConfigs, security.policiesFor) : null;
   return Object.freeze({
     version: input.version,
     createdAt: new Date().toISOString(),

@@ -4,7 +4,7 @@ import { resourceRef } from '../config/resource.js';
 import type { CompileContext } from './context.js';
 import { indexRouteConfiguration } from './http-routes.js';
 import { MATCH_ANY } from './match/route-match.js';
-import { DEFAULT_LISTENER_POLICIES, NO_ROUTE_FILTERS } from './policies.js';
+import { DEFAULT_LISTENER_POLICIES, NO_ROUTE_FILTERS, type ListenerPolicies } from './policies.js';
 import { inferProtocol } from './registry.js';
 import { meshSecret } from './secrets.js';
 import type { InboundConfig, PeerMtlsMode } from './sidecar-snapshot.js';
@@ -19,7 +19,7 @@ const MAX_U32 = 2 ** 32 - 1;
  * `inbound|<port>||` cluster — HTTP through the connection manager (so authorization sees the
  * caller's SPIFFE identity) or TCP as bytes.
  */
-export function buildSidecarInbound(ctx: CompileContext, routeConfigs: Map<string, RouteConfiguration>, inboundPort: number, appPort: number): InboundConfig {
+export function buildSidecarInbound(ctx: CompileContext, routeConfigs: Map<string, RouteConfiguration>, inboundPort: number, appPort: number, policies: ListenerPolicies = DEFAULT_LISTENER_POLICIES): InboundConfig {
   const { mode, from } = effectivePeerAuthentication(ctx, appPort);
   const clusterName = `inbound|${appPort}||`;
   ctx.clusters.set(clusterName, Object.freeze<Cluster>({
@@ -82,8 +82,8 @@ export function buildSidecarInbound(ctx: CompileContext, routeConfigs: Map<strin
     totalWeight: 100,
     source: Object.freeze({ resource: '--app-port', file: '', line: 0, col: 0, rule: -1, match: -1 }),
   });
-  const httpChain: FilterChain = Object.freeze({ name: `inbound|${appPort}|http`, serverNames: Object.freeze([]), tls, kind: 'http', routeConfigName: clusterName, l4Routes: Object.freeze([]), httpsRedirect: false, policies: DEFAULT_LISTENER_POLICIES, origin: null });
-  const tcpChain: FilterChain = Object.freeze({ name: `inbound|${appPort}|tcp`, serverNames: Object.freeze([]), tls, kind: 'tcp', routeConfigName: null, l4Routes: Object.freeze([route]), httpsRedirect: false, policies: DEFAULT_LISTENER_POLICIES, origin: null });
+  const httpChain: FilterChain = Object.freeze({ name: `inbound|${appPort}|http`, serverNames: Object.freeze([]), tls, kind: 'http', routeConfigName: clusterName, l4Routes: Object.freeze([]), httpsRedirect: false, policies, origin: null });
+  const tcpChain: FilterChain = Object.freeze({ name: `inbound|${appPort}|tcp`, serverNames: Object.freeze([]), tls, kind: 'tcp', routeConfigName: null, l4Routes: Object.freeze([route]), httpsRedirect: false, policies, origin: null });
   const listener: Listener = Object.freeze({
     name: 'virtualInbound',
     address: ctx.workload.listenHost,

@@ -1,4 +1,5 @@
 import type { CompileContext } from './context.js';
+import { DEFAULT_LISTENER_POLICIES, type ListenerPolicies } from './policies.js';
 import { ServiceRegistry } from './registry.js';
 import { buildSidecarInbound } from './sidecar-inbound.js';
 import { inferGatewayMeshTls } from './sidecar-gateway-tls.js';
@@ -24,7 +25,7 @@ export function scopeRegistry(registry: ServiceRegistry, scope: SidecarScope): S
  * Sidecar mode (`sluice run --mode sidecar`): the outbound explicit proxy and the inbound
  * listener, with their route configurations and clusters added to the compile context.
  */
-export function buildSidecar(ctx: CompileContext, scope: SidecarScope, routeConfigs: Map<string, RouteConfiguration>): SidecarConfig {
+export function buildSidecar(ctx: CompileContext, scope: SidecarScope, routeConfigs: Map<string, RouteConfiguration>, policiesFor: (port: number) => ListenerPolicies = () => DEFAULT_LISTENER_POLICIES): SidecarConfig {
   const ports = ctx.workload.sidecarPorts ?? { outboundPort: 15001, inboundPort: 15006, appPort: null };
   const r = scope.resource;
   if (r !== null) {
@@ -34,7 +35,7 @@ export function buildSidecar(ctx: CompileContext, scope: SidecarScope, routeConf
     });
   }
   const outbound = buildSidecarOutbound(ctx, scope, routeConfigs, ports.outboundPort);
-  const inbound = ports.appPort !== null ? buildSidecarInbound(ctx, routeConfigs, ports.inboundPort, ports.appPort) : null;
+  const inbound = ports.appPort !== null ? buildSidecarInbound(ctx, routeConfigs, ports.inboundPort, ports.appPort, policiesFor(ports.appPort)) : null;
   inferGatewayMeshTls(ctx, routeConfigs);
   return Object.freeze({ scope: scope.ref, outbound, inbound });
 }

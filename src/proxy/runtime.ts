@@ -4,7 +4,7 @@ import { compileAccessLogFormat, type AccessLogFormat } from '../telemetry/acces
 import { IstioMetrics } from '../telemetry/metrics.js';
 import { log } from '../util/log.js';
 import { NodeHttp1Codec, setClientErrorHook } from './codec/node-http1.js';
-import './filters/index.js';
+import { onSnapshotApplied } from './filters/index.js';
 import { NodeHttp2Codec } from './codec/node-http2.js';
 import type { HttpStream, ProxyContext } from './http/stream.js';
 import { ListenerManager } from './listener/listener-manager.js';
@@ -43,9 +43,11 @@ export class ProxyRuntime implements ProxyContext {
   appliedAt = new Date();
   /** meshConfig.accessLogFormat, compiled; null = Istio's default line. */
   #logFormat: AccessLogFormat | null = null;
+  readonly #dnsOverride: (host: string) => string[] | undefined;
 
   constructor(o: RuntimeOptions) {
     this.snapshot = o.initial;
+    this.#dnsOverride = (host) => o.dns.override(host);
     this.clusters = new ClusterManager({ dns: o.dns, sourceAddress: o.sourceAddress ?? null });
     this.accessLog = new AccessLog(o.accessLog);
     this.metrics = new IstioMetrics(o.initial.workload, o.workloadName, this.clusters);
@@ -71,6 +73,7 @@ export class ProxyRuntime implements ProxyContext {
 
   /** Makes `snapshot` live: clusters first (routes may name new ones), then the swap, then listeners. */
   async apply(snapshot: Snapshot): Promise<string[]> {
+    onSnapshotApplied(snapshot, this.#dnsOverride);
     this.clusters.update(snapshot);
     this.#useLogFormat(snapshot.accessLogFormat ?? null);
     this.snapshot = snapshot;

@@ -6,6 +6,7 @@ import { getHeader, type HeaderList } from '../http/headers.js';
 import { completeStream, httpDate, sendLocalReply } from '../http/local-reply.js';
 import { ResponseFlag } from '../http/response-flags.js';
 import { HttpStream, type BodySink, type DownstreamCodec, type DownstreamConnection } from '../http/stream.js';
+import { isConnectionDraining, limitHttp1Connection } from '../filters/hcm/connection-limits.js';
 
 /** Envoy's defaults: at most 100 request headers and 60 KiB of them, else 431. */
 export const MAX_REQUEST_HEADERS = 100;
@@ -55,6 +56,7 @@ export class NodeHttp1Codec implements DownstreamCodec {
   serve(socket: Socket, conn: DownstreamConnection): void {
     connections.set(socket, conn);
     this.server.emit('connection', socket);
+    limitHttp1Connection(socket, conn, this.server.keepAliveTimeout);
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -81,7 +83,7 @@ export class NodeHttp1Codec implements DownstreamCodec {
 
   sendHeaders(s: HttpStream, status: number, headers: HeaderList, endStream: boolean): void {
     const res = s.codecRef as ServerResponse;
-    if (this.#draining) headers.push('connection', 'close');
+    if (this.#draining || isConnectionDraining(res.socket ?? res)) headers.push('connection', 'close');
     res.writeHead(status, headers);
     if (endStream) res.end();
   }

@@ -7,6 +7,7 @@ import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
 import type { ClusterRuntime } from '../upstream/cluster-manager.js';
 import { makeConnector, sniFor } from '../upstream/transport.js';
 import { TcpSession } from './tcp-session.js';
+import { allowConnection } from '../filters/rbac/network.js';
 
 /**
  * The route for a connection: routes whose `destinationSubnets` exclude the destination address
@@ -64,6 +65,12 @@ export function proxyTcp(client: Duplex, initial: Buffer | null, conn: Downstrea
   };
   client.on('error', () => {});
   client.once('close', () => { upstream?.destroy(); done(); });
+  if (conn.chain.policies.networkRbac !== null && !allowConnection(conn, s)) {
+    // Network RBAC denied (Istio: ONE_TIME_ON_FIRST_BYTE): closed without connecting upstream.
+    client.destroy();
+    done();
+    return;
+  }
   const route = selectL4Route(conn.chain.l4Routes, conn.sni, conn.localAddress);
   s.route = route;
   if (route === null || route.clusters.length === 0) { fail(ResponseFlag.NR, 'filter_chain_not_found'); return; }
