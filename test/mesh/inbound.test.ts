@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,8 +46,8 @@ describe('sidecar inbound: mesh mTLS per PeerAuthentication in front of the appl
   let clientOutbound: number;
   let version = 0;
 
-  const setPolicy = async (yaml: string): Promise<void> => {
-    writeFileSync(join(dir, 'server', 'peer-authentication.yaml'), yaml);
+  const setPolicy = async (yaml: string, file = 'peer-authentication.yaml'): Promise<void> => {
+    writeFileSync(join(dir, 'server', file), yaml);
     const before = version;
     await expect.poll(async () => {
       const s = (await (await server.admin('/config_status')).json()) as { version: number };
@@ -134,6 +135,33 @@ spec:
     expect(app.seen.some((s) => s.path.includes('strict-plain'))).toBe(false);
     const r = await curlViaProxy(clientOutbound, 'http://httpbin.default.svc.cluster.local:8000/headers?case=strict-mtls');
     expect(r.status).toBe(200);
+  });
+
+  it("AuthorizationPolicy on the inbound side sees the caller's SPIFFE identity (principals)", async () => {
+    await setPolicy(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: httpbin-callers, namespace: default}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/default/sa/sleep"]}}]
+`, 'authorization.yaml');
+    const allowed = await curlViaProxy(clientOutbound, 'http://httpbin.default.svc.cluster.local:8000/headers?case=authz-sleep');
+    expect(allowed.status).toBe(200);
+    const legacy = join(dir, 'tcp-client');
+    const denied = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: inboundPort, path: '/headers?case=authz-legacy', headers: { host: 'httpbin.default.svc.cluster.local' }, cert: readFileSync(join(legacy, 'cert-chain.pem')), key: readFileSync(join(legacy, 'key.pem')), ca: readFileSync(join(legacy, 'root-cert.pem')), checkServerIdentity: () => undefined, agent: false }, (r) => {
+        let body = '';
+        r.on('data', (d: Buffer) => { body += d.toString(); });
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(denied).toEqual({ status: 403, body: 'RBAC: access denied' });
+    expect(app.seen.some((s) => s.path.includes('authz-legacy'))).toBe(false);
+    await setPolicy('', 'authorization.yaml');
   });
 
   it('portLevelMtls DISABLE on the application port (workload policy) wins over the namespace STRICT', async () => {
