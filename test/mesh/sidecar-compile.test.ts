@@ -227,6 +227,14 @@ ${spec}${extra}`;
     expect(vhost(ported.routeConfigs.get('80'), 'api.example.com')).toBeDefined();
   });
 
+  it('ALLOW_ANY with egressProxy: unknown destinations go to that proxy instead of PassthroughCluster', () => {
+    const { snapshot } = compileMesh(withSidecar('  outboundTrafficPolicy:\n    mode: ALLOW_ANY\n    egressProxy: {host: api.example.com, port: {number: 80}}'), { workload: SIDECAR() });
+    expect(routeCluster(snapshot, '9080', 'anything.example.net')).toEqual(['outbound|80||api.example.com']);
+    expect(routeCluster(snapshot, '*', 'anything.example.net')).toEqual(['outbound|80||api.example.com']);
+    expect(snapshot.sidecar!.outbound.passthroughCluster).toBe('outbound|80||api.example.com');
+    expect(snapshot.clusters.has('PassthroughCluster')).toBe(false);
+  });
+
   it('a Sidecar with a workloadSelector beats the namespace default; gateways ignore Sidecars', () => {
     const yaml = withSidecar('  egress: [{hosts: ["./*"]}]', `
 ---
