@@ -98,7 +98,7 @@ export function inferGatewayMeshTls(ctx: CompileContext, routeConfigs: ReadonlyM
           const owner = resourceOf(ctx, r.source.resource);
           const hosts = [...new Set(mutual.flatMap(serverHostNames))].join(', ');
           if (owner !== null) {
-            ctx.report(owner, ['spec'], 'SLU0501', 'warning',
+            ctx.report(owner, ['spec'], 'SLU0420', 'warning',
               `${cluster.name}: the gateway serves ISTIO_MUTUAL on port ${cluster.port} (hosts ${hosts}) but no DestinationRule sets tls for ${cluster.serviceHost}; Sluice originates ISTIO_MUTUAL with the request host as SNI, Istio would send plaintext and the gateway would refuse it`,
               `add a DestinationRule for ${cluster.serviceHost} with trafficPolicy.portLevelSettings [{port: {number: ${cluster.port}}, tls: {mode: ISTIO_MUTUAL, sni: <host>}}]`);
           }

@@ -71,7 +71,7 @@ export function buildSidecarInbound(ctx: CompileContext, routeConfigs: Map<strin
       });
     } else if (from !== null) {
       const pa = ctx.store.list('PeerAuthentication').find((p) => resourceRef(p) === from);
-      if (pa !== undefined) ctx.report(pa, ['spec', 'mtls', 'mode'], 'SLU0503', 'warning', `${mode} mTLS on port ${appPort} needs this proxy's mesh certificate: ${secret.error}; ${mode === 'STRICT' ? 'every connection is refused' : 'only plaintext is accepted'}`, 'start sluice with --mesh-ca-dir DIR');
+      if (pa !== undefined) ctx.report(pa, ['spec', 'mtls', 'mode'], 'SLU0422', 'warning', `${mode} mTLS on port ${appPort} needs this proxy's mesh certificate: ${secret.error}; ${mode === 'STRICT' ? 'every connection is refused' : 'only plaintext is accepted'}`, 'start sluice with --mesh-ca-dir DIR');
     }
   }
   const route: L4Route = Object.freeze({

@@ -29,9 +29,9 @@ export function buildSidecar(ctx: CompileContext, scope: SidecarScope, routeConf
   const ports = ctx.workload.sidecarPorts ?? { outboundPort: 15001, inboundPort: 15006, appPort: null };
   const r = scope.resource;
   if (r !== null) {
-    if ((r.spec.ingress ?? []).length > 0) ctx.report(r, ['spec', 'ingress'], 'SLU0502', 'warning', 'Sidecar ingress listeners are not supported by Sluice; inbound traffic uses --inbound-port → --app-port', 'remove spec.ingress, or set --app-port to the application port');
+    if ((r.spec.ingress ?? []).length > 0) ctx.report(r, ['spec', 'ingress'], 'SLU0421', 'warning', 'Sidecar ingress listeners are not supported by Sluice; inbound traffic uses --inbound-port → --app-port', 'remove spec.ingress, or set --app-port to the application port');
     (r.spec.egress ?? []).forEach((e, i) => {
-      if (e.bind !== undefined || e.captureMode !== undefined) ctx.report(r, ['spec', 'egress', i], 'SLU0502', 'warning', 'egress bind/captureMode have no effect: Sluice\'s outbound side is one explicit proxy port (--outbound-port)');
+      if (e.bind !== undefined || e.captureMode !== undefined) ctx.report(r, ['spec', 'egress', i], 'SLU0421', 'warning', 'egress bind/captureMode have no effect: Sluice\'s outbound side is one explicit proxy port (--outbound-port)');
     });
   }
   const outbound = buildSidecarOutbound(ctx, scope, routeConfigs, ports.outboundPort);

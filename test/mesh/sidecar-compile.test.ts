@@ -64,7 +64,7 @@ describe("sidecar compile: the seed's Part 2 as a sidecar in namespace default s
     expect(c.pool.maxConnections).toBe(100); // the seed's egress-gateway-destination
     expect(c.origins).toContain('DestinationRule default/egress-gateway-destination');
     expect(c.endpoints).toEqual([expect.objectContaining({ address: '127.0.0.1', port: 15443 })]);
-    const w = diagnostics.find((d) => d.code === 'SLU0501');
+    const w = diagnostics.find((d) => d.code === 'SLU0420');
     expect(w?.level).toBe('warning');
     expect(w?.message).toMatch(/Istio would send plaintext/);
     expect(snapshot.secrets.get('default')?.cert).toMatch(/BEGIN CERTIFICATE/);
