@@ -9,6 +9,7 @@ work="$(mktemp -d)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && echo "work dir: $work"
 
 echo "## external services (stand-ins on 127.0.0.1) and their test CA"
 node "$here/external-servers.mjs" "$work/external" > "$work/external.log" 2>&1 & pids+=($!)
@@ -16,7 +17,7 @@ for _ in $(seq 50); do grep -q ready "$work/external.log" 2>/dev/null && break; 
 mkdir -p "$work/credentials/external-api-ca" && cp "$work/external/external-ca.crt" "$work/credentials/external-api-ca/ca.crt"
 
 echo "## the mesh CA"
-$sluice ca init --dir "$work/mesh-ca" | head -1
+$sluice ca init --dir "$work/mesh-ca" > "$work/ca-init.txt" && head -1 "$work/ca-init.txt"
 
 config=(-c "$here/istio.yaml" -c "$here/mesh-install.yaml" -c "$here/additions.yaml")
 echo "## the egress gateway (istio=egressgateway), binding outbound connections to 127.0.0.2"
