@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
+import { debugTraceHandler } from '../admin/debug-trace.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostic.js';
 import { parseDurationMs } from '../compile/duration.js';
 import { referencedPaths } from '../config/credentials.js';
@@ -193,6 +194,8 @@ export async function run(flags: RunFlags): Promise<number> {
     runtime.listeners.closeAll();
     return 2;
   }
+  // The config the serving snapshot came from: lets /debug/trace name Gateways in its fixes.
+  let servingStore = first.store;
   let latestStore = first.store;
   let status: ConfigStatus = { version: first.snapshot.version, appliedAt: runtime.appliedAt.toISOString(), diagnostics: first.diagnostics, heldBack: first.heldBack, lastReloadError: null };
 
@@ -211,7 +214,7 @@ export async function run(flags: RunFlags): Promise<number> {
 
   let admin: Awaited<ReturnType<typeof startAdmin>>;
   try {
-    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: certsAdminRoutes(runtime, identity) });
+    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))], ...certsAdminRoutes(runtime, identity)]) });
   } catch (e) {
     process.stderr.write(`sluice run: admin API cannot bind ${flags.adminHost}:${adminPort}: ${(e as Error).message}\n`);
     runtime.listeners.closeAll();
@@ -239,6 +242,7 @@ export async function run(flags: RunFlags): Promise<number> {
     runtime.apply(result.snapshot).then((bindErrs) => {
       for (const e of bindErrs) log('error', 'listener', e);
       status = { version: result.snapshot.version, appliedAt: runtime.appliedAt.toISOString(), diagnostics: result.diagnostics, heldBack: result.heldBack, lastReloadError: bindErrs.length > 0 ? bindErrs.join('; ') : null };
+      servingStore = result.store;
       log('info', 'config', `config version ${result.snapshot.version} serving (${result.snapshot.listeners.length} listeners, ${result.snapshot.clusters.size} clusters)`);
     }, (e: Error) => log('error', 'config', `applying version ${result.snapshot.version} failed: ${e.message}`));
   };

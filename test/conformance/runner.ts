@@ -13,6 +13,8 @@ import { startEchoBackend, type EchoReply } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
 import { makeKey, signToken, startJwksServer, type JwksServer, type SigningKey } from '../support/jwks-server.js';
 import { freePort } from '../support/ports.js';
+import { compareTrace, type Expectation } from '../../src/trace/expect.js';
+import type { Trace } from '../../src/trace/types.js';
 
 // Data-driven end-to-end cases (Gateway API conformance style): each folder holds
 // config.yaml (Istio YAML; `${backend.NAME}` stands for the port of echo backend NAME) and
@@ -58,6 +60,13 @@ export interface ConformanceCase {
   stderr?: string;
   /** A copy of the request must reach this (mirror) backend. */
   mirrored?: { name: string; path?: string; host?: string };
+  /**
+   * What `sluice trace` says about the request, asked of the running gateway (/debug/trace):
+   * Istio-style names (`routeConfig: http.80`, `vhost: "example.com:80"`, `cluster: outbound|..`)
+   * or any `sluice test` expectation key. `listener: 0.0.0.0_<gateway port>` is mapped to the
+   * port the test bound.
+   */
+  trace?: Expectation & { vhost?: string };
 }
 
 /** run.yaml: how to start the case. */
@@ -291,8 +300,32 @@ async function withToken(env: CaseEnvironment, r: CaseRequest): Promise<CaseRequ
   return { ...r, headers: { ...(r.headers ?? {}), [header]: `${prefix}${token}` } };
 }
 
+/** The running gateway's trace of the case's request, compared with `trace:`. */
+async function checkTrace(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
+  const r = c.request;
+  const scheme = r.scheme ?? 'http';
+  const port = r.port ?? 80;
+  const hostHeader = r.host ?? 'localhost';
+  const host = hostHeader.split(':')[0]!;
+  const q = new URLSearchParams({ method: r.method ?? 'GET', url: `${scheme}://${host}:${port}${r.path ?? '/'}`, format: 'json' });
+  q.append('header', `host:${hostHeader}`); // what the client sends, port or not
+  for (const [k, v] of Object.entries(r.headers ?? {})) q.append('header', `${k}:${v}`);
+  if (r.sni !== undefined) q.set('sni', r.sni);
+  if (r.body !== undefined) q.set('data', '1');
+  const res = await env.sluice.admin(`/debug/trace?${q}`);
+  if (res.status !== 200) throw new Error(`/debug/trace answered ${res.status}: ${await res.text()}`);
+  const trace = (await res.json()) as Trace;
+  const { vhost, ...want } = c.trace!;
+  if (vhost !== undefined) want.virtualHost = vhost;
+  const l = /^0\.0\.0\.0_(\d+)$/.exec(want.listener ?? '');
+  if (l !== null) want.listener = `0.0.0.0_${env.port(Number(l[1]))}`;
+  const diffs = compareTrace(trace, want);
+  if (diffs.length > 0) throw new Error(`trace: ${diffs.map((d) => `${d.key} expected ${d.expected}, got ${d.actual}`).join('; ')}`);
+}
+
 /** Checks one case; throws an Error describing the first mismatch. */
 export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
+  if (c.trace !== undefined) await checkTrace(env, c);
   const port = env.port(c.request.port ?? 80);
   const request = await withToken(env, c.request);
   let client: { cert: string; key: string } | undefined;

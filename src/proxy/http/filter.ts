@@ -16,6 +16,32 @@ export interface HttpFilter {
   onRequest(s: HttpStream): FilterStatus;
   /** Response headers on their way to the client (only for streams that registered). */
   onResponseHeaders?(s: HttpStream, status: number, headers: HeaderList): void;
+  /**
+   * For `sluice trace` and /debug/trace: what `onRequest` would decide for this stream, with no
+   * side effect (no token taken, no fetch, no counter). The stream's route is already chosen.
+   */
+  explain?(s: HttpStream): FilterExplanation;
+}
+
+/** A filter's decision as trace shows it: the verdict, and the resource and rule that made it. */
+export interface FilterExplanation {
+  /** `skip`: nothing configured for this stream; `continue`: checked and passed; `reply`: it would answer itself. */
+  readonly verdict: 'skip' | 'continue' | 'reply' | 'unknown';
+  /** One line: what was checked and the outcome ("JWT from issuer X verified", "RBAC: access denied"). */
+  readonly summary: string;
+  /** For `reply`: the local reply the filter would send. */
+  readonly status?: number;
+  readonly responseFlag?: string;
+  readonly details?: string;
+  readonly body?: string;
+  /** Extra headers of that local reply. */
+  readonly headers?: readonly (readonly [string, string])[];
+  /** The policy that decided (`AuthorizationPolicy ns/name`), with its rule and position. */
+  readonly decidedBy?: { readonly resource: string; readonly rule?: string; readonly file?: string; readonly line?: number };
+  /** What to add or change to get a different outcome. */
+  readonly fix?: string;
+  /** Further lines (each condition tried, bucket state, ...). */
+  readonly steps?: readonly string[];
 }
 
 /** Registers `f` to see this stream's response headers. */
