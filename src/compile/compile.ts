@@ -3,6 +3,7 @@ import { CompileContext, type CompileInput } from './context.js';
 import { DEFAULT_DOMAIN_SUFFIX } from './hosts.js';
 import { buildGatewayListeners } from './listeners.js';
 import { buildRegistry } from './registry.js';
+import { meshSecret } from './secrets.js';
 import { compileWorkloadSecurity } from './security/index.js';
 import { buildSidecar, scopeRegistry, sidecarScopeFor } from './sidecar.js';
 import { selectorMatches } from './visibility.js';
@@ -33,6 +34,8 @@ export function compile(input: CompileInput): Snapshot {
     listeners = security.finish(built.listeners, routeConfigs);
   }
   const sidecar = scope !== null ? buildSidecar(ctx, scope, routeConfigs, security.policiesFor) : null;
+  // A proxy with a mesh identity always has its `default` secret (istioctl proxy-config secret shows it).
+  if (input.meshCa !== null) meshSecret(ctx);
   return Object.freeze({
     version: input.version,
     createdAt: new Date().toISOString(),

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSluice } from '../support/sluice-process.js';
+import { runSluice, startSluice } from '../support/sluice-process.js';
 import { pluginCaFiles } from './support/plugin-ca.js';
 
 describe('sluice ca', () => {
@@ -61,5 +61,29 @@ describe('sluice run --mesh-ca-dir', () => {
     const ttl = await runSluice(['run', '-c', join(root, 'empty.yaml'), '--admin-port', '0', '--mesh-ca-dir', root, '--workload-cert-ttl', '10ms']);
     expect(ttl.code).toBe(2);
     expect(ttl.stderr).toContain('--workload-cert-ttl 10ms: expected a duration of at least 1s');
+  });
+});
+
+describe('sluice proxy-config secret / admin /certs with a mesh identity', () => {
+  it('show the workload certificate as `default` and the mesh root as ROOTCA, with serial and SPIFFE SAN', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+    expect((await runSluice(['ca', 'init', '--dir', join(root, 'ca')])).code).toBe(0);
+    writeFileSync(join(root, 'empty.yaml'), '');
+    const p = await startSluice({ config: [join(root, 'empty.yaml')], args: ['--mode', 'sidecar', '--outbound-port', '0', '--namespace', 'shop', '--service-account', 'cart', '--mesh-ca-dir', join(root, 'ca'), '--drain-timeout', '1'] });
+    try {
+      const certs = (await (await p.admin('/certs')).json()) as { workload: { identity: string; secret: { cert_chain: { serial_number: string; subject_alt_names: { uri?: string }[] }[] } } };
+      expect(certs.workload.identity).toBe('spiffe://cluster.local/ns/shop/sa/cart');
+      const serial = certs.workload.secret.cert_chain[0]!.serial_number;
+      expect(certs.workload.secret.cert_chain[0]!.subject_alt_names).toEqual([{ uri: 'spiffe://cluster.local/ns/shop/sa/cart' }]);
+      const table = await runSluice(['proxy-config', 'secret', '--admin', `127.0.0.1:${p.adminPort}`]);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(new RegExp(`^default +Cert Chain +ACTIVE +true +${serial} `, 'm'));
+      expect(table.stdout).toMatch(/^default \(ROOTCA\) +CA +ACTIVE +true /m);
+      const renewed = (await (await p.admin('/certs/renew', { method: 'POST' })).json()) as { serial_number: string };
+      expect(renewed.serial_number).not.toBe(serial);
+      await p.waitFor(/workload certificate renewed: serial /);
+    } finally {
+      await p.stop();
+    }
   });
 });
