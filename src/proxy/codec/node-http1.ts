@@ -141,7 +141,7 @@ function fillHead(s: HttpStream, req: IncomingMessage): void {
 
 function absoluteForm(s: HttpStream): void {
   const p = s.path;
-  const scheme = p.length > 8 ? p.slice(0, 8).toLowerCase() : '';
+  const scheme = p.length >= 8 ? p.slice(0, 8).toLowerCase() : '';
   const start = scheme.startsWith('http://') ? 7 : scheme === 'https://' ? 8 : -1;
   if (start < 0) return;
   let end = start;
