@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerAnalyze } from './analyze.js';
+import { registerCa } from './ca.js';
 import { registerDemo } from './demo.js';
 import { registerProxyConfig } from './proxy-config.js';
 import { registerProxyStatus } from './proxy-status.js';
@@ -21,6 +22,7 @@ registerTest(program);
 registerAnalyze(program);
 registerProxyConfig(program);
 registerProxyStatus(program);
+registerCa(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,6 +6,9 @@ import { parseDurationMs } from '../compile/duration.js';
 import { referencedPaths } from '../config/credentials.js';
 import { ConfigPipeline } from '../config/pipeline.js';
 import { ConfigWatcher } from '../config/watch.js';
+import { readMeshConfigFile } from '../config/mesh.js';
+import { certsAdminRoutes } from '../security/admin-certs.js';
+import { MeshIdentity } from '../security/mesh-identity.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
 import { MemoryBackend, RateLimitService, readRateLimitConfigFile, RedisBackend, setRateLimitService } from '../proxy/filters/ratelimit/service.js';
 import { DnsResolver, parseResolveFlag } from '../proxy/upstream/dns.js';
@@ -30,6 +33,7 @@ export interface RunFlags {
   inboundPort: string;
   appPort?: string;
   meshCaDir?: string;
+  workloadCertTtl?: string;
   accessLog: string;
   logLevel: string;
   drainTimeout: string;
@@ -61,6 +65,7 @@ export function registerRun(program: Command): void {
     .option('--inbound-port <port>', 'sidecar inbound listener', '15006')
     .option('--app-port <port>', 'sidecar: the application port inbound traffic goes to')
     .option('--mesh-ca-dir <dir>', 'mesh CA folder from `sluice ca init` (ISTIO_MUTUAL)')
+    .option('--workload-cert-ttl <duration>', 'lifetime of the workload certificate issued from --mesh-ca-dir (renewed at half-life)', '24h')
     .option('--access-log <target>', 'stdout | off | FILE', 'stdout')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
     .option('--drain-timeout <seconds>', 'graceful drain on SIGTERM', '5')
@@ -116,6 +121,7 @@ export async function run(flags: RunFlags): Promise<number> {
   let portMap: Map<number, number>;
   let resolve: Map<string, string[]>;
   let adminPort: number;
+  let sidecarPorts: { outboundPort: number; inboundPort: number; appPort: number | null };
   let listenerFiltersTimeoutMs: number;
   try {
     setLogLevel(flags.logLevel as LogLevel);
@@ -124,6 +130,7 @@ export async function run(flags: RunFlags): Promise<number> {
     portMap = parsePortMap(flags.portMap ?? []);
     resolve = parseResolveFlag(flags.resolve ?? []);
     adminPort = parsePort('--admin-port', flags.adminPort);
+    sidecarPorts = { outboundPort: parsePort('--outbound-port', flags.outboundPort), inboundPort: parsePort('--inbound-port', flags.inboundPort), appPort: flags.appPort !== undefined ? parsePort('--app-port', flags.appPort) : null };
     const lft = parseDurationMs(flags.listenerFiltersTimeout ?? '15s');
     if (lft === null || lft <= 0) throw new Error(`--listener-filters-timeout ${flags.listenerFiltersTimeout}: expected a duration such as 15s or 500ms`);
     listenerFiltersTimeoutMs = lft;
@@ -137,13 +144,33 @@ export async function run(flags: RunFlags): Promise<number> {
     return 2;
   }
   const configPaths = flags.config ?? ['./'];
+  // The mesh identity (ISTIO_MUTUAL): issued before the first compile, renewed in the background.
+  let identity: MeshIdentity | null = null;
+  if (flags.meshCaDir !== undefined) {
+    const ttlMs = parseDurationMs(flags.workloadCertTtl ?? '24h');
+    if (ttlMs === null || ttlMs < 1000) { process.stderr.write(`sluice run: --workload-cert-ttl ${flags.workloadCertTtl}: expected a duration of at least 1s, e.g. 24h\n`); return 2; }
+    try {
+      const td = (flags.mesh !== undefined ? (readMeshConfigFile(flags.mesh).trustDomain as string | undefined) : undefined) ?? 'cluster.local';
+      identity = await MeshIdentity.start({ caDir: flags.meshCaDir, trustDomain: td, namespace: flags.namespace, serviceAccount: flags.serviceAccount, ttlMs, onError: (e) => log('error', 'ca', `workload certificate renewal failed (retrying): ${e.message}`) });
+      log('info', 'ca', `workload certificate ${identity.certificate().identity} serial ${identity.certificate().serialNumber.toLowerCase()} valid until ${identity.certificate().notAfter.toISOString()}`);
+    } catch (e) {
+      process.stderr.write(`sluice run: --mesh-ca-dir ${flags.meshCaDir}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
   const pipeline = new ConfigPipeline({
     configPaths,
     meshFile: flags.mesh,
     credentialsDir: flags.credentials,
-    workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost },
+    workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost, sidecarPorts },
+    ...(identity !== null ? { meshCa: () => identity!.material() } : {}),
   });
-  const first = pipeline.build();
+  let first = pipeline.build();
+  if (identity !== null && (first.mesh.trustDomain ?? 'cluster.local') !== identity.trustDomain) {
+    // A MeshConfig document in the config set names another trust domain: re-issue for it.
+    await identity.setTrustDomain(first.mesh.trustDomain ?? 'cluster.local');
+    first = pipeline.build();
+  }
   if (hasErrors(first.diagnostics)) {
     printDiagnostics(first.diagnostics, 'warning');
     const n = first.diagnostics.filter((d) => d.level === 'error').length;
@@ -178,6 +205,7 @@ export async function run(flags: RunFlags): Promise<number> {
     stopping = true;
     log('info', 'main', `${signal}: draining (up to ${flags.drainTimeout}s)`);
     watcher.stop();
+    identity?.stop();
     admin.close();
     await runtime.drain(Number(flags.drainTimeout) * 1000);
     log('info', 'main', 'drained, exiting');
@@ -186,7 +214,7 @@ export async function run(flags: RunFlags): Promise<number> {
 
   let admin: Awaited<ReturnType<typeof startAdmin>>;
   try {
-    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))]]) });
+    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))], ...certsAdminRoutes(runtime, identity)]) });
   } catch (e) {
     process.stderr.write(`sluice run: admin API cannot bind ${flags.adminHost}:${adminPort}: ${(e as Error).message}\n`);
     runtime.listeners.closeAll();
@@ -203,6 +231,11 @@ export async function run(flags: RunFlags): Promise<number> {
       return;
     }
     latestStore = result.store;
+    if (identity !== null && (result.mesh.trustDomain ?? 'cluster.local') !== identity.trustDomain) {
+      const td = result.mesh.trustDomain ?? 'cluster.local';
+      identity.setTrustDomain(td).then(reload, (e: Error) => log('error', 'ca', `cannot issue a certificate for trust domain ${td}: ${e.message}`));
+      return;
+    }
     const errors = result.diagnostics.filter((d) => d.level === 'error');
     for (const d of errors) log('warn', 'config', formatDiagnostic(d));
     if (result.heldBack.length > 0) log('warn', 'config', `last good version kept for: ${result.heldBack.join(', ')}`);
@@ -213,6 +246,10 @@ export async function run(flags: RunFlags): Promise<number> {
       log('info', 'config', `config version ${result.snapshot.version} serving (${result.snapshot.listeners.length} listeners, ${result.snapshot.clusters.size} clusters)`);
     }, (e: Error) => log('error', 'config', `applying version ${result.snapshot.version} failed: ${e.message}`));
   };
+  identity?.onRenewed((c) => {
+    log('info', 'ca', `workload certificate renewed: serial ${c.serialNumber.toLowerCase()} valid until ${c.notAfter.toISOString()}; new handshakes use it`);
+    reload();
+  });
   // Certificate files named by the config are watched too: rotating one is a reload.
   const fixedExtra = [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined);
   const watcher = new ConfigWatcher(configPaths, () => [...fixedExtra, ...referencedPaths(latestStore)], reload);
@@ -224,7 +261,11 @@ export async function run(flags: RunFlags): Promise<number> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   const ports = runtime.listeners.boundPorts();
-  const summary = first.snapshot.listeners.map((l) => `${l.name}→${flags.listenHost}:${ports.get(l.name) ?? l.bindPort}`).join(', ');
+  const sidecarBound = runtime.sidecar.bound();
+  const summary = [
+    ...first.snapshot.listeners.map((l) => `${l.name}→${flags.listenHost}:${ports.get(l.name) ?? l.bindPort}`),
+    ...[...sidecarBound].map(([name, port]) => `${name}→${flags.listenHost}:${port}`),
+  ].join(', ');
   log('info', 'main', `sluice ready: config version ${first.snapshot.version}, listeners [${summary || 'none'}], admin http://${flags.adminHost}:${adminPort}`);
   return new Promise<number>(() => {}); // runs until a signal
 }

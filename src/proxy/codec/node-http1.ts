@@ -46,6 +46,7 @@ export class NodeHttp1Codec implements DownstreamCodec {
     this.server.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => upgradeCodec.onUpgrade(req, socket, head));
+    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => onConnect(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket));
     // The server is never bound, but node:http starts its connection tracking (headersTimeout
     // checks against slowloris, closeIdleConnections for drain) on 'listening'.
@@ -129,10 +130,45 @@ function fillHead(s: HttpStream, req: IncomingMessage): void {
   s.path = req.url ?? '/';
   s.headers = req.rawHeaders;
   s.authority = getHeader(s.headers, 'host') ?? '';
+  // Absolute-form (`GET http://host:port/path`, what clients send to an explicit proxy): the
+  // URI's authority wins over Host, as RFC 9112 §3.2.2 and Envoy's allow_absolute_url do.
+  if (s.path.charCodeAt(0) !== 47 /* / */) absoluteForm(s);
   s.scheme = s.conn.tls ? 'https' : 'http';
   s.protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
   const cl = getHeader(s.headers, 'content-length');
   s.hasBody = (cl !== undefined && cl !== '0') || getHeader(s.headers, 'transfer-encoding') !== undefined;
+}
+
+function absoluteForm(s: HttpStream): void {
+  const p = s.path;
+  const scheme = p.length >= 8 ? p.slice(0, 8).toLowerCase() : '';
+  const start = scheme.startsWith('http://') ? 7 : scheme === 'https://' ? 8 : -1;
+  if (start < 0) return;
+  let end = start;
+  while (end < p.length) {
+    const c = p.charCodeAt(end);
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
+    end++;
+  }
+  s.authority = p.slice(start, end);
+  s.path = end === p.length ? '/' : p.charCodeAt(end) === 63 ? `/${p.slice(end)}` : p.slice(end);
+}
+
+/** CONNECT requests (an explicit proxy's tunnels): handed to the registered handler. */
+export type ConnectHandler = (conn: DownstreamConnection, req: IncomingMessage, socket: Socket, head: Buffer) => void;
+let connectHandler: ConnectHandler | null = null;
+export function setConnectHandler(h: ConnectHandler): void {
+  connectHandler = h;
+}
+
+function onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
+  const conn = connections.get(socket);
+  socket.on('error', () => {});
+  if (conn === undefined || connectHandler === null) {
+    socket.end(`HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\ndate: ${httpDate()}\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n`);
+    return;
+  }
+  connectHandler(conn, req, socket, head);
 }
 
 function pairs(h: HeaderList): [string, string][] {

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { lowerAscii, stripPort } from '../../compile/hosts.js';
 import { matchRoute } from '../../compile/match/route-match.js';
 import type { RouteConfiguration, Snapshot, VirtualHost } from '../../compile/snapshot.js';
+import { ROUTE_CONFIG_BY_REQUEST_PORT } from '../../compile/sidecar-snapshot.js';
+import { outboundRouteConfig } from '../sidecar/route-select.js';
 import { FilterStatus, type HttpFilter } from './filter.js';
 import { getHeader, removeHeaderPrefix, setHeader } from './headers.js';
 import { sendLocalReply } from './local-reply.js';
@@ -46,6 +48,7 @@ export function selectVirtualHost(rc: RouteConfiguration, authority: string): Vi
 export function routeConfigFor(s: HttpStream, current: Snapshot): RouteConfiguration | null {
   const name = s.conn.chain.routeConfigName;
   if (name === null) return null;
+  if (name === ROUTE_CONFIG_BY_REQUEST_PORT) return outboundRouteConfig(s, current);
   return current.routeConfigs.get(name) ?? s.conn.snapshot.routeConfigs.get(name) ?? null;
 }
 

@@ -95,7 +95,7 @@ export function checkPeerCertificate(cfg: ServerTls, requireCert: boolean, raw: 
     }
   }
   return {
-    subject: rfc2253(raw.subject),
+    subject: rfc2253(raw.subject ?? ''), // mesh workload certificates have an empty subject
     uriSans: sans.filter((s) => s.startsWith('URI:')).map((s) => s.slice(4)),
     dnsSans: sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
     sha256,

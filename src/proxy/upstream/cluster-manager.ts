@@ -164,6 +164,11 @@ export class ClusterRuntime {
     this.#dns.resolve(name, cb);
   }
 
+  /** Like resolveName, honouring `--resolve HOST:PORT=IP:PORT` redirects. */
+  resolveEndpoint(name: string, port: number, cb: (err: Error | null, endpoints: { address: string; port: number }[]) => void): void {
+    this.#dns.resolveEndpoint(name, port, cb);
+  }
+
   /** Outlier detection: record an upstream result for `h` (Envoy's consecutive-error detectors). */
   recordResult(h: HostRuntime, status: number, localOriginFailure: boolean): void {
     const od = this.config.outlier;
@@ -227,9 +232,9 @@ export class ClusterRuntime {
     };
     if (left === 0) { done(); return; }
     for (const e of names) {
-      this.#dns.resolve(e.address, (err, addrs) => {
+      this.#dns.resolveEndpoint(e.address, e.port, (err, eps) => {
         if (err !== null) errors.push(`${e.address}: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-        for (const a of addrs) next.push(new HostRuntime(this, a, e.port, e.address, e.weight, e.labels));
+        for (const a of eps) next.push(new HostRuntime(this, a.address, a.port, e.address, e.weight, e.labels));
         if (--left === 0) done();
       });
     }
