@@ -8,10 +8,11 @@ import { prepareRequestHeaders, routeStream, httpFilters } from '../proxy/http/c
 // The same filters `sluice run` registers, in the same order.
 import '../proxy/filters/index.js';
 import { SYNC_EXPLAIN, type ExplainContext, type FilterExplanation } from '../proxy/http/filter.js';
+import { explainNetworkRbac } from '../proxy/filters/rbac/explain.js';
 import { sendLocalReply } from '../proxy/http/local-reply.js';
 import { formatResponseFlags, ResponseFlag } from '../proxy/http/response-flags.js';
 import { buildUpstreamHead, chooseDestination, lbHashKey, sendClusterNotFound, sendDirectResponse, sendNoHealthyUpstream, sendRedirect } from '../proxy/http/router.js';
-import type { HttpStream } from '../proxy/http/stream.js';
+import type { DownstreamConnection, HttpStream } from '../proxy/http/stream.js';
 import { plaintextChain, selectChain } from '../proxy/listener/listener-manager.js';
 import { buildServerTls, checkPeerCertificate, type ServerTlsContext } from '../proxy/listener/tls-server.js';
 import { selectL4Route } from '../proxy/tcp/tcp-proxy.js';
@@ -591,6 +592,8 @@ class Tracer {
     const req = this.#req;
     const sni = chain.tls !== null || chain.kind === 'tls_passthrough' ? req.sni : '';
     const tc = traceConnection(this.#snapshot, l, chain, req, sni !== '', peer);
+    // Network RBAC runs on the connection before a route is chosen (tcp-proxy.ts).
+    if (chain.policies.networkRbac !== null && !this.#networkRbac(tc.conn)) return;
     const route = selectL4Route(tc.conn.chain.l4Routes, tc.conn.sni, tc.conn.localAddress);
     const kind = chain.kind === 'tls_passthrough' ? 'tls' : 'tcp';
     for (const r of chain.l4Routes) {
@@ -631,6 +634,17 @@ class Tracer {
     this.#step('upstream_request', 'ok', `bytes proxied to ${wc.cluster}${chain.kind === 'tls_passthrough' ? ' (TLS passed through, not terminated)' : ''}`);
     this.#upstream = { cluster: wc.cluster, host: wc.host, subset: wc.subset, port: wc.port, destinations, path: '', authority: '', headers: [], head: null, endpoint, endpoints: cluster.endpoints.map((e) => `${e.address}:${e.port}`), loadBalancer: cluster.lb.policy, tls: null, timeoutMs: 0, mirrors: [] };
     this.#outcome = { kind: 'upstream', status: null, responseFlags: '-', details: 'tcp_proxy', headers: [], body: '', fix: null, accessLog: null };
+  }
+
+  /** The connection's AuthorizationPolicy decision; false when it closes the connection. */
+  #networkRbac(conn: DownstreamConnection): boolean {
+    const e = explainNetworkRbac(conn);
+    const decidedBy = e.decidedBy === undefined ? undefined : { resource: e.decidedBy.resource, file: e.decidedBy.file ?? '', line: e.decidedBy.line ?? 0, col: e.decidedBy.col ?? 0, ...(e.decidedBy.rule !== undefined ? { path: e.decidedBy.rule } : {}) };
+    this.#filters.push({ name: 'envoy.filters.network.rbac', verdict: e.verdict, summary: e.summary, ...(decidedBy !== undefined ? { decidedBy } : {}) });
+    this.#step('filter', e.verdict === 'reply' ? 'fail' : 'ok', `envoy.filters.network.rbac: ${e.summary}`, decidedBy, e.steps);
+    if (e.verdict !== 'reply') return true;
+    this.#closed(e.details ?? 'rbac_access_denied', 0, e.fix ?? null);
+    return false;
   }
 
   // ---------------------------------------------------------------- result

@@ -367,3 +367,46 @@ spec:
     }
   });
 });
+
+describe('trace explains network RBAC on a TCP port', () => {
+  const yaml = docs(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 9000, name: tcp, protocol: TCP}
+    hosts: ["*"]`, `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: istio-system}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  tcp: [{route: [{destination: {host: db.default.svc.cluster.local, port: {number: 5432}}}]}]`, `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db, namespace: default}
+spec:
+  hosts: [db.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 5432, name: tcp, protocol: TCP}]
+  endpoints: [{address: 127.0.0.1}]`, `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: office-only, namespace: istio-system}
+spec:
+  action: DENY
+  rules:
+  - from: [{source: {notIpBlocks: ["10.0.0.0/8"]}}]`);
+
+  it('a DENY rule closes the connection before a route is chosen; another source passes', async () => {
+    const t = asyncTracer([configFile(yaml)]);
+    const denied = await t.trace('GET', 'tcp://db.example.com:9000', { sourceIp: '192.0.2.7' });
+    expect(denied.outcome).toMatchObject({ kind: 'closed', details: 'rbac_access_denied_matched_policy[ns[istio-system]-policy[office-only]-rule[0]]' });
+    expect(denied.filters.find((f) => f.name === 'envoy.filters.network.rbac')).toMatchObject({ verdict: 'reply', decidedBy: { resource: 'AuthorizationPolicy istio-system/office-only', path: 'spec.rules[0]', line: lineOf(yaml, '- from: [{source: {notIpBlocks') } });
+    expect(denied.outcome.fix).toContain('DENY rule 0 of AuthorizationPolicy istio-system/office-only');
+    expect(denied.upstream).toBeNull();
+    const ok = await t.trace('GET', 'tcp://db.example.com:9000', { sourceIp: '10.1.2.3' });
+    expect(ok.outcome.kind).toBe('upstream');
+    expect(ok.filters.find((f) => f.name === 'envoy.filters.network.rbac')?.verdict).toBe('continue');
+  });
+});

@@ -3,7 +3,7 @@
 // the ext_authz service is never called: the trace says it would be, and what it would be sent.
 
 import type { FilterExplanation } from '../../http/filter.js';
-import type { HttpStream } from '../../http/stream.js';
+import type { DownstreamConnection, HttpStream } from '../../http/stream.js';
 import { Attr, PatternKind, type CompiledPolicy, type CompiledRule, type ExtAuthzProvider, type FieldGroup, type FieldMatcher, type RbacConfig, type StringPattern } from './config.js';
 import { AuthzView, fieldMatches } from './engine.js';
 import { RBAC_DENIED_BODY } from './filter.js';
@@ -170,10 +170,6 @@ function shadowLines(c: RbacConfig, v: AuthzView): string[] {
   return out;
 }
 
-function denied(summary: string, details: string, decidedBy: FilterExplanation['decidedBy'], fix: string, steps: string[]): FilterExplanation {
-  return { verdict: 'reply', summary, status: 403, body: RBAC_DENIED_BODY, details, ...(decidedBy !== undefined ? { decidedBy } : {}), fix, steps };
-}
-
 /**
  * Envoy's RBAC filter with Istio's policies, explained: a matching DENY rule denies; with ALLOW
  * policies, the request needs a matching ALLOW rule; each rule is shown with the field that
@@ -182,8 +178,25 @@ function denied(summary: string, details: string, decidedBy: FilterExplanation['
 export function explainRbac(s: HttpStream): FilterExplanation {
   const c = s.conn.chain.policies.rbac;
   if (c === null) return { verdict: 'skip', summary: 'no AuthorizationPolicy applies to this workload' };
-  const v = new AuthzView(s.conn, s, c.numTrustedProxies);
+  return explainAuthz(c, new AuthzView(s.conn, s, c.numTrustedProxies), s.requestPrincipal === '', false);
+}
+
+/**
+ * The network RBAC filter of TCP and TLS passthrough chains (allowConnection in network.ts),
+ * explained the same way: a denial closes the connection before any upstream is chosen.
+ */
+export function explainNetworkRbac(conn: DownstreamConnection): FilterExplanation {
+  const c = conn.chain.policies.networkRbac;
+  if (c === null) return { verdict: 'skip', summary: 'no AuthorizationPolicy applies to this workload' };
+  return explainAuthz(c, new AuthzView(conn, null, c.numTrustedProxies), true, true);
+}
+
+function explainAuthz(c: RbacConfig, v: AuthzView, unauthenticated: boolean, network: boolean): FilterExplanation {
+  const denied = (summary: string, details: string, decidedBy: FilterExplanation['decidedBy'], fix: string, steps: string[]): FilterExplanation => (network
+    ? { verdict: 'reply', summary: summary.replace(RBAC_DENIED_BODY, 'connection closed'), details, ...(decidedBy !== undefined ? { decidedBy } : {}), fix, steps }
+    : { verdict: 'reply', summary, status: 403, body: RBAC_DENIED_BODY, details, ...(decidedBy !== undefined ? { decidedBy } : {}), fix, steps });
   const steps = shadowLines(c, v);
+  if (network && c.tcp) steps.push('TCP chain: rules with HTTP-only fields are dropped from ALLOW policies and those fields removed from DENY rules, as Istio does');
   if (c.deny !== null) {
     const d = scan(c.deny, v);
     steps.push(...d.lines);
@@ -207,7 +220,7 @@ export function explainRbac(s: HttpStream): FilterExplanation {
       'an ALLOW policy without rules allows nothing: add rules (rules: [{}] allows every request)', steps);
   }
   const needsJwt = n.check.failed!.attr === Attr.RequestPrincipal || n.check.failed!.attr === Attr.Claim || n.check.failed!.attr === Attr.Audiences || n.check.failed!.attr === Attr.Presenter;
-  const hint = needsJwt && s.requestPrincipal === '' ? '; send a valid JWT (the request is not authenticated)' : '';
+  const hint = needsJwt && unauthenticated && !network ? '; send a valid JWT (the request is not authenticated)' : '';
   return denied(`${RBAC_DENIED_BODY}: no ALLOW rule matches; nearest is ${ruleLabel(n)}, which ${failure(n.check, v)}`, 'rbac_access_denied_matched_policy[none]', ruleDecider(n),
     `make the request match an ALLOW rule — ${ruleLabel(n)} ${failure(n.check, v)}${hint} — or add an ALLOW rule for it`, steps);
 }
