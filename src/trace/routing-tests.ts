@@ -200,6 +200,7 @@ export async function runRoutingTests(files: readonly RoutingTestFile[], o: Rout
   const configErrors: Diagnostic[] = [];
   // Remote JWKS are fetched at most once per run, for the cases that send a JWT.
   const keyCache = new Map<JwksSource, Promise<FetchedKeySet>>();
+  const signatureCache = new WeakMap<object, Map<string, string | null>>();
   for (const f of files) {
     const configPaths = [...(o.configPaths ?? []), ...f.config];
     if (configPaths.length === 0) throw new RoutingTestFileError(`${f.file}: no configuration: add \`config: [istio.yaml]\` to the file or pass -c`);
@@ -217,7 +218,7 @@ export async function runRoutingTests(files: readonly RoutingTestFile[], o: Rout
         continue;
       }
       const env = compiled.get(c.workloadKey)!;
-      const trace = await traceRequestAsync({ snapshot: env.snapshot, store: env.store }, parseTraceRequest(c.request), { offline: true, keyCache });
+      const trace = await traceRequestAsync({ snapshot: env.snapshot, store: env.store }, parseTraceRequest(c.request), { offline: true, keyCache, signatureCache });
       const differences = compareTrace(trace, c.expect);
       results.push({ case: c, passed: differences.length === 0, differences, trace, durationMs: performance.now() - start });
     }

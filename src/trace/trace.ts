@@ -44,6 +44,8 @@ export interface TraceOptions {
   readonly fetchJwks?: boolean;
   /** Keys fetched for earlier traces of the same run (sluice test shares one per run). */
   readonly keyCache?: Map<JwksSource, Promise<FetchedKeySet>>;
+  /** Signature checks of earlier traces of the same run (sluice test shares one per run). */
+  readonly signatureCache?: WeakMap<object, Map<string, string | null>>;
 }
 
 /** A filter explanation the trace waits for (a JWT signature check). */
@@ -87,7 +89,7 @@ export function traceRequest(input: TraceInput, req: TraceRequest): Trace {
  * Requests no filter needs to wait for take the synchronous path all the same.
  */
 export async function traceRequestAsync(input: TraceInput, req: TraceRequest, o: TraceOptions = {}): Promise<Trace> {
-  const x: ExplainContext = { async: true, offline: o.offline === true, fetchedKeys: o.offline === true && o.fetchJwks !== false ? (o.keyCache ?? new Map()) : null };
+  const x: ExplainContext = { async: true, offline: o.offline === true, fetchedKeys: o.offline === true && o.fetchJwks !== false ? (o.keyCache ?? new Map()) : null, signatures: o.signatureCache ?? null };
   const walk = new Tracer(input, req, x).run();
   let r = walk.next();
   while (r.done !== true) {

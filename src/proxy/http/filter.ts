@@ -42,6 +42,12 @@ export interface ExplainContext {
    * gateway already holds (never fetch).
    */
   readonly fetchedKeys: Map<JwksSource, Promise<FetchedKeySet>> | null;
+  /**
+   * Signature checks already made in this run, by key set and token (`sluice test` sends the
+   * same token in many cases; a signature's validity does not change, and exp/nbf are checked
+   * every time). null: not kept.
+   */
+  readonly signatures?: WeakMap<object, Map<string, string | null>> | null;
 }
 
 /** A synchronous trace on a running gateway's keys (tests, the sync API). */

@@ -127,7 +127,15 @@ async function decideWithKeys(c: JwtAuthnConfig, t: FoundToken, x: ExplainContex
     const k = await keysFor(p, x);
     if ('ok' in k) { first ??= k; continue; }
     // verifySignature reads only `keys.keys`: give it the key set chosen above.
-    const st = await verifySignature(t.token, { ...p, keys: { keys: k.keys.keys } as JwksSource }, c.clockSkewSeconds);
+    const seen = k.keys.keys === null ? undefined : x.signatures?.get(k.keys.keys);
+    let st = seen?.get(t.token) as JwtStatusText | null | undefined;
+    if (st === undefined) {
+      st = await verifySignature(t.token, { ...p, keys: { keys: k.keys.keys } as JwksSource }, c.clockSkewSeconds);
+      if (x.signatures != null && k.keys.keys !== null) {
+        if (seen === undefined) x.signatures.set(k.keys.keys, new Map([[t.token, st]]));
+        else seen.set(t.token, st);
+      }
+    }
     if (st === null) {
       const iss = typeof pre.payload.iss === 'string' ? pre.payload.iss : '';
       const sub = typeof pre.payload.sub === 'string' ? pre.payload.sub : '';
