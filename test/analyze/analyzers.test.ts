@@ -74,6 +74,7 @@ const grid: Row[] = [
   { name: 'EnvoyFilter cluster patch not applied (compiled for the workload its selector names)', inputFiles: ['envoyfilter-unapplied.yaml'], analyzer: unappliedPatchAnalyzer, expected: [['SLU0310', 'EnvoyFilter istio-system/cluster-tweak']] },
   { name: 'EnvoyFilter Lua filter and an invalid local rate limit: compile leaves them out', inputFiles: ['envoyfilter-gateway-mixed.yaml'], analyzer: unappliedPatchAnalyzer, expected: [['SLU0310', 'EnvoyFilter istio-system/mixed'], ['SLU0310', 'EnvoyFilter istio-system/mixed']] },
   { name: 'EnvoyFilter local and global rate limits, rate_limits and HCM merge: compile applies them', inputFiles: ['envoyfilter-gateway-applied.yaml'], analyzer: unappliedPatchAnalyzer, expected: [] },
+  { name: 'EnvoyFilter for sidecars: compile never applies it', inputFiles: ['envoyfilter-sidecar.yaml'], analyzer: unappliedPatchAnalyzer, expected: [['SLU0310', 'EnvoyFilter default/lua-in'], ['SLU0310', 'EnvoyFilter default/lua-in']] },
   { name: 'EnvoyFilter patches that match no chain have no effect (as in Istio), and are not "not applied"', inputFiles: ['envoyfilter-applied.yaml'], analyzer: unappliedPatchAnalyzer, expected: [] },
 
   { name: 'one certificate on two gateways', inputFiles: ['duplicate-certificate.yaml'], analyzer: duplicateCertificateAnalyzer, expected: [['IST0138', 'Gateway istio-system/a'], ['IST0138', 'Gateway istio-system/b']] },

@@ -45,10 +45,17 @@ export function patchVerdicts(ctx: AnalysisContext): ReadonlyMap<string, PatchVe
     }
   };
   for (const w of ctx.workloads) add(w.snapshot.envoyFilterPatches);
+  const unevaluated: [string, string][] = [];
   for (const ef of ctx.list('EnvoyFilter')) {
-    if ((ef.spec.configPatches ?? []).every((_, i) => outcomes.has(patchKey(resourceRef(ef), i)))) continue;
-    const snap = compile({ store: ctx.store, workload: makeWorkload(workloadFor(ef, ctx), ctx.mesh), mesh: ctx.mesh, credentials: ctx.credentials, files: ctx.files, version: 1, meshCa: null });
-    add(snap.envoyFilterPatches?.filter((o) => o.resource === resourceRef(ef) && !outcomes.has(patchKey(o.resource, o.index))));
+    const ref = resourceRef(ef);
+    if ((ef.spec.configPatches ?? []).every((_, i) => outcomes.has(patchKey(ref, i)))) continue;
+    const w = workloadFor(ef, ctx);
+    const snap = compile({ store: ctx.store, workload: makeWorkload(w, ctx.mesh), mesh: ctx.mesh, credentials: ctx.credentials, files: ctx.files, version: 1, meshCa: null });
+    add(snap.envoyFilterPatches?.filter((o) => o.resource === ref && !outcomes.has(patchKey(o.resource, o.index))));
+    // Compile did not even look at it: Sluice's sidecars apply no EnvoyFilter.
+    (ef.spec.configPatches ?? []).forEach((_, i) => {
+      if (!outcomes.has(patchKey(ref, i))) unevaluated.push([patchKey(ref, i), w.mode === 'sidecar' ? 'Sluice applies EnvoyFilters at gateways only, and this one is for sidecars (context SIDECAR_INBOUND/SIDECAR_OUTBOUND)' : 'no workload Sluice compiles applies it']);
+    });
   }
   const out = new Map<string, PatchVerdict>();
   for (const [k, os] of outcomes) {
@@ -57,6 +64,7 @@ export function patchVerdicts(ctx: AnalysisContext): ReadonlyMap<string, PatchVe
     const v = applied ?? refused ?? os[0]!;
     out.set(k, { outcome: v.outcome, code: v.code, reason: v.reason, fix: v.fix });
   }
+  for (const [k, why] of unevaluated) out.set(k, { outcome: 'not_applied', code: null, reason: why, fix: 'express it with Istio APIs (VirtualService, DestinationRule, Telemetry), or drop it' });
   memo.set(ctx, out);
   return out;
 }

@@ -28,7 +28,7 @@ export const unappliedPatchAnalyzer: Analyzer = {
       (ef.spec.configPatches ?? []).forEach((p, i) => {
         const v = verdicts.get(patchKey(resourceRef(ef), i));
         if (v === undefined || v.outcome !== 'not_applied') return;
-        ctx.report(newMessage('SLU0310', ef, ['spec', 'configPatches', i], `configPatches[${i}] (${describe(p)}) is not applied by Sluice (${v.code}): ${v.reason}`, v.fix ?? (v.code === 'SLU0523' ? 'correct the patch value: Envoy would reject it too' : 'Sluice applies local_ratelimit and ratelimit HTTP_FILTER patches, http_connection_manager MERGE, and VIRTUAL_HOST/HTTP_ROUTE MERGE of rate_limits and typed_per_filter_config; express the rest with Istio APIs (VirtualService, DestinationRule, Telemetry) or drop it')));
+        ctx.report(newMessage('SLU0310', ef, ['spec', 'configPatches', i], `configPatches[${i}] (${describe(p)}) is not applied by Sluice${v.code !== null ? ` (${v.code})` : ''}: ${v.reason}`, v.fix ?? (v.code === 'SLU0523' ? 'correct the patch value: Envoy would reject it too' : 'Sluice applies local_ratelimit and ratelimit HTTP_FILTER patches, http_connection_manager MERGE, and VIRTUAL_HOST/HTTP_ROUTE MERGE of rate_limits and typed_per_filter_config; express the rest with Istio APIs (VirtualService, DestinationRule, Telemetry) or drop it')));
       });
     }
   },
