@@ -149,7 +149,16 @@ export class ClusterRuntime {
   pick(hash: number | null, exclude: readonly HostRuntime[] | null): HostRuntime | null {
     const hosts = this.hosts;
     if (hosts.length === 0) return null;
-    return this.#balancer.pick(hosts, hash, exclude, Date.now());
+    let now = Date.now();
+    // outlierDetection.minHealthPercent is Envoy's panic threshold: below it, ejections are
+    // ignored and every host takes traffic (Istio's default 0 % never panics).
+    const min = this.config.outlier?.minHealthPercent ?? 0;
+    if (min > 0) {
+      let healthy = 0;
+      for (const h of hosts) if (h.ejectedUntil <= now) healthy++;
+      if ((healthy * 100) / hosts.length < min) now = Number.POSITIVE_INFINITY;
+    }
+    return this.#balancer.pick(hosts, hash, exclude, now);
   }
 
   /** original_dst clusters: the host the request itself names. */
@@ -195,7 +204,6 @@ export class ClusterRuntime {
     const ejected = this.hosts.filter((x) => x.ejectedUntil > now).length;
     const total = this.hosts.length;
     if (total === 0 || ((ejected + 1) * 100) / total > Math.max(od.maxEjectionPercent, 100 / total)) return;
-    if (((total - ejected - 1) * 100) / total < od.minHealthPercent) return;
     h.ejections++;
     h.ejectedUntil = now + od.baseEjectionTimeMs * h.ejections;
     h.consecutive5xx = 0;
