@@ -77,6 +77,9 @@ describe('DestinationRule traffic policies', () => {
   });
 
   it('overflows the pool: one connection, one pending request, the rest get 503 UO', async () => {
+    // Warm the pool so its one connection is idle and ready (a request waiting for a new
+    // connection to open counts as pending, as in Envoy).
+    expect((await sendRequest(port, { host: 'dr.test', path: '/pool' })).status).toBe(200);
     const results = await Promise.all(Array.from({ length: 5 }, () => sendRequest(port, { host: 'dr.test', path: '/pool/delay/400' })));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200).length).toBe(2);
