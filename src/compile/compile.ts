@@ -5,6 +5,7 @@ import { buildGatewayListeners } from './listeners.js';
 import { buildRegistry } from './registry.js';
 import { meshSecret } from './secrets.js';
 import { compileWorkloadSecurity } from './security/index.js';
+import { compileTelemetry } from './telemetry/index.js';
 import { buildSidecar, scopeRegistry, sidecarScopeFor } from './sidecar.js';
 import { selectorMatches } from './visibility.js';
 import type { Listener, Mode, RouteConfiguration, Snapshot, Workload } from './snapshot.js';
@@ -36,6 +37,7 @@ export function compile(input: CompileInput): Snapshot {
   const sidecar = scope !== null ? buildSidecar(ctx, scope, routeConfigs, security.policiesFor) : null;
   // A proxy with a mesh identity always has its `default` secret (istioctl proxy-config secret shows it).
   if (input.meshCa !== null) meshSecret(ctx);
+  const telemetry = compileTelemetry(ctx, gateways);
   return Object.freeze({
     version: input.version,
     createdAt: new Date().toISOString(),
@@ -47,6 +49,7 @@ export function compile(input: CompileInput): Snapshot {
     outboundTrafficPolicy: sidecar?.outbound.mode ?? input.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
     sidecar,
     accessLogFormat: typeof input.mesh.accessLogFormat === 'string' && input.mesh.accessLogFormat !== '' ? input.mesh.accessLogFormat : null,
+    telemetry,
     diagnostics: Object.freeze(ctx.diagnostics),
     envoyFilterPatches: Object.freeze(security.patchOutcomes),
   });

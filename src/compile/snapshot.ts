@@ -10,6 +10,7 @@ import type { RouteMatch } from './match/route-match.js';
 import type { HeaderMutation } from './header-mutation.js';
 import type { HttpFilterConfigs, ListenerPolicies } from './policies.js';
 import type { SidecarConfig } from './sidecar-snapshot.js';
+import type { TelemetryConfig } from './telemetry/types.js';
 
 export type Mode = 'gateway' | 'sidecar';
 
@@ -41,6 +42,8 @@ export interface Snapshot {
   readonly sidecar?: SidecarConfig | null;
   /** meshConfig.accessLogFormat (Envoy command operators); null/absent = Istio's default TEXT line. */
   readonly accessLogFormat?: string | null;
+  /** Telemetry API + meshConfig telemetry (access logs, metric overrides, tracing); null/absent = Sluice's defaults. */
+  readonly telemetry?: TelemetryConfig | null;
   readonly diagnostics: readonly Diagnostic[];
   /** What compile did with each EnvoyFilter patch that reached this workload (`sluice analyze` SLU0310 reads it). */
   readonly envoyFilterPatches?: readonly EnvoyFilterPatchOutcome[];

@@ -2,6 +2,7 @@ import type { Snapshot } from '../compile/snapshot.js';
 import { AccessLog, formatHttpLine, formatRefusedLine, formatTcpLine, type AccessLogTarget } from '../telemetry/access-log.js';
 import { compileAccessLogFormat, type AccessLogFormat } from '../telemetry/access-log-format.js';
 import { IstioMetrics } from '../telemetry/metrics.js';
+import { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
 import { log } from '../util/log.js';
 import { NodeHttp1Codec, setClientErrorHook } from './codec/node-http1.js';
 import { onSnapshotApplied } from './filters/index.js';
@@ -37,6 +38,8 @@ export class ProxyRuntime implements ProxyContext {
   readonly sidecar: SidecarListeners;
   readonly accessLog: AccessLog;
   readonly metrics: IstioMetrics;
+  /** Telemetry API access logs and tracing (used only when the snapshot has a Telemetry config). */
+  readonly telemetry: TelemetryRuntime;
   readonly h1: NodeHttp1Codec;
   readonly h2: NodeHttp2Codec;
   /** When the current snapshot started serving. */
@@ -51,6 +54,8 @@ export class ProxyRuntime implements ProxyContext {
     this.clusters = new ClusterManager({ dns: o.dns, sourceAddress: o.sourceAddress ?? null });
     this.accessLog = new AccessLog(o.accessLog);
     this.metrics = new IstioMetrics(o.initial.workload, o.workloadName, this.clusters);
+    this.telemetry = new TelemetryRuntime(this.accessLog, o.dns);
+    this.telemetry.apply(o.initial.telemetry);
     const idle = 3_600_000;
     this.h1 = new NodeHttp1Codec({ idleTimeoutMs: idle, headersTimeoutMs: o.headersTimeoutMs ?? 60_000 });
     this.h2 = new NodeHttp2Codec(idle);
@@ -58,7 +63,7 @@ export class ProxyRuntime implements ProxyContext {
       connectionRefused: (l, socket, reason, sni, kind) => {
         log('warn', 'listener', `${l.name}: connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}${sni !== '' ? ` (SNI ${sni})` : ''} closed: ${reason}`);
         // Istio's listener access log records connections no filter chain accepted (NR).
-        if (kind === 'no_filter_chain' && this.accessLog.enabled) this.accessLog.write(formatRefusedLine(socket, sni));
+        if (kind === 'no_filter_chain' && this.accessLog.enabled && !this.telemetry.logsDisabled(this.snapshot.telemetry)) this.accessLog.write(formatRefusedLine(socket, sni));
       },
     }, { listenerFiltersTimeoutMs: o.listenerFiltersTimeoutMs ?? 15_000 });
     this.sidecar = new SidecarListeners(this, this.h1, this.h2, {
@@ -76,6 +81,7 @@ export class ProxyRuntime implements ProxyContext {
     onSnapshotApplied(snapshot, this.#dnsOverride);
     this.clusters.update(snapshot);
     this.#useLogFormat(snapshot.accessLogFormat ?? null);
+    this.telemetry.apply(snapshot.telemetry);
     this.snapshot = snapshot;
     this.appliedAt = new Date();
     const errors = await this.listeners.update(snapshot);
@@ -89,14 +95,20 @@ export class ProxyRuntime implements ProxyContext {
   }
 
   onStreamComplete(s: HttpStream): void {
-    const f = this.#logFormat;
-    if (this.accessLog.enabled) this.accessLog.write(f === null ? formatHttpLine(s) : f.http(s));
+    const t = s.snapshot.telemetry;
+    if (t == null || !this.telemetry.onHttpComplete(s, t)) {
+      const f = this.#logFormat;
+      if (this.accessLog.enabled) this.accessLog.write(f === null ? formatHttpLine(s) : f.http(s));
+    }
     this.metrics.recordHttp(s);
   }
 
   onTcpComplete(s: TcpSession): void {
-    const f = this.#logFormat;
-    if (this.accessLog.enabled) this.accessLog.write(f === null ? formatTcpLine(s) : f.tcp(s));
+    const t = s.conn.snapshot.telemetry;
+    if (t == null || !this.telemetry.onTcpComplete(s, t)) {
+      const f = this.#logFormat;
+      if (this.accessLog.enabled) this.accessLog.write(f === null ? formatTcpLine(s) : f.tcp(s));
+    }
     this.metrics.recordTcp(s);
   }
 
@@ -116,6 +128,7 @@ export class ProxyRuntime implements ProxyContext {
     this.listeners.closeAll();
     this.sidecar.closeAll();
     this.clusters.close();
+    await this.telemetry.close();
     await this.accessLog.close();
   }
 }

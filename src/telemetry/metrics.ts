@@ -4,6 +4,7 @@ import { getHeader } from '../proxy/http/headers.js';
 import { formatResponseFlags } from '../proxy/http/response-flags.js';
 import type { HttpStream } from '../proxy/http/stream.js';
 import type { TcpSession } from '../proxy/tcp/tcp-session.js';
+import { TelemetryMetrics } from './metric-overrides.js';
 import type { ClusterManager } from '../proxy/upstream/cluster-manager.js';
 
 // Istio's standard metrics, labels as Istio's stats plugin sets them. A gateway reports as
@@ -19,8 +20,8 @@ const LABELS = [
 ] as const;
 type Label = (typeof LABELS)[number];
 
-const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
-const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
+export const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+export const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
 interface HttpChildren {
   requests: { inc(v?: number): void };
@@ -56,6 +57,8 @@ export class IstioMetrics {
   readonly #http = new Map<string, HttpChildren>();
   readonly #tcp = new Map<string, TcpChildren>();
   readonly #source: Record<string, string>;
+  /** Series reshaped by Telemetry metric overrides (metric-overrides.ts); used only with a Telemetry config. */
+  readonly #overrides = new TelemetryMetrics(DURATION_BUCKETS, SIZE_BUCKETS);
 
   constructor(workload: Workload, workloadName: string, clusters: ClusterManager) {
     const registers = [this.registry];
@@ -80,6 +83,14 @@ export class IstioMetrics {
       source_cluster: 'Kubernetes',
     };
     registerClusterStats(this.registry, clusters);
+    this.#overrides.attach(this.#requests, 'REQUEST_COUNT');
+    this.#overrides.attach(this.#duration, 'REQUEST_DURATION');
+    this.#overrides.attach(this.#requestBytes, 'REQUEST_SIZE');
+    this.#overrides.attach(this.#responseBytes, 'RESPONSE_SIZE');
+    this.#overrides.attach(this.#tcpOpened, 'TCP_OPENED_CONNECTIONS');
+    this.#overrides.attach(this.#tcpClosed, 'TCP_CLOSED_CONNECTIONS');
+    this.#overrides.attach(this.#tcpSent, 'TCP_SENT_BYTES');
+    this.#overrides.attach(this.#tcpReceived, 'TCP_RECEIVED_BYTES');
   }
 
   #destination(clusterName: string, cluster: Cluster | undefined): Record<string, string> {
@@ -100,22 +111,32 @@ export class IstioMetrics {
     };
   }
 
+  #httpLabels(s: HttpStream, grpc: boolean, flags: string): Record<string, string> {
+    return {
+      ...this.#source,
+      ...this.#destination(s.clusterName, s.conn.proxy.clusters.get(s.clusterName)?.config),
+      request_protocol: grpc ? 'grpc' : 'http',
+      response_code: String(s.responseCode),
+      grpc_response_status: '',
+      response_flags: flags,
+      connection_security_policy: 'unknown',
+    };
+  }
+
+  #tcpLabels(s: TcpSession, flags: string): Record<string, string> {
+    return { ...this.#source, ...this.#destination(s.clusterName, s.conn.proxy.clusters.get(s.clusterName)?.config), request_protocol: 'tcp', response_code: '0', grpc_response_status: '', response_flags: flags, connection_security_policy: 'unknown' };
+  }
+
   recordHttp(s: HttpStream): void {
     const grpc = getHeader(s.headers, 'content-type')?.startsWith('application/grpc') === true;
     const flags = formatResponseFlags(s.responseFlags);
     const key = `${s.clusterName}|${s.responseCode}|${flags}|${grpc ? 1 : 0}|${s.conn.tls ? 1 : 0}`;
+    // A Telemetry metrics config (metric-overrides.ts) records the request itself.
+    const t = s.snapshot.telemetry;
+    if (t != null && this.#overrides.recordHttp(s, t, key, () => this.#httpLabels(s, grpc, flags))) return;
     let ch = this.#http.get(key);
     if (ch === undefined) {
-      const cluster = s.conn.proxy.clusters.get(s.clusterName)?.config;
-      const labels = {
-        ...this.#source,
-        ...this.#destination(s.clusterName, cluster),
-        request_protocol: grpc ? 'grpc' : 'http',
-        response_code: String(s.responseCode),
-        grpc_response_status: '',
-        response_flags: flags,
-        connection_security_policy: 'unknown',
-      } as LabelValues<Label>;
+      const labels = this.#httpLabels(s, grpc, flags) as LabelValues<Label>;
       ch = {
         requests: this.#requests.labels(labels),
         duration: this.#duration.labels(labels),
@@ -133,10 +154,11 @@ export class IstioMetrics {
   recordTcp(s: TcpSession): void {
     const flags = formatResponseFlags(s.responseFlags);
     const key = `${s.clusterName}|${flags}`;
+    const t = s.conn.snapshot.telemetry;
+    if (t != null && this.#overrides.recordTcp(s, t, key, () => this.#tcpLabels(s, flags))) return;
     let ch = this.#tcp.get(key);
     if (ch === undefined) {
-      const cluster = s.conn.proxy.clusters.get(s.clusterName)?.config;
-      const labels = { ...this.#source, ...this.#destination(s.clusterName, cluster), request_protocol: 'tcp', response_code: '0', grpc_response_status: '', response_flags: flags, connection_security_policy: 'unknown' } as LabelValues<Label>;
+      const labels = this.#tcpLabels(s, flags) as LabelValues<Label>;
       ch = { opened: this.#tcpOpened.labels(labels), closed: this.#tcpClosed.labels(labels), sent: this.#tcpSent.labels(labels), received: this.#tcpReceived.labels(labels) };
       this.#tcp.set(key, ch);
     }

@@ -11,6 +11,7 @@ import { applyForwardClientCert } from '../listener/xfcc.js';
 import { ResponseFlag } from './response-flags.js';
 import { forwardRequest, sendDirectResponse, sendRedirect } from './router.js';
 import type { HttpStream } from './stream.js';
+import { startTrace } from '../../telemetry/tracing/tracer.js';
 
 /**
  * The HTTP filters every stream passes, in Istio's order (jwt → ext_authz → rbac → rate
@@ -65,6 +66,9 @@ export function onRequestHeaders(s: HttpStream, current: Snapshot): void {
     return;
   }
   prepareRequestHeaders(s);
+  // Telemetry tracing: the span starts here, so local replies are traced too (as in Envoy).
+  const telemetry = current.telemetry;
+  if (telemetry != null) startTrace(s, telemetry);
   if (!routeStream(s, current)) return;
   s.filterIndex = 0;
   continueFilters(s);

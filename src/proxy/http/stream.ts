@@ -6,6 +6,7 @@ import { ResponseFlag } from './response-flags.js';
 import type { HttpFilter } from './filter.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { TcpSession } from '../tcp/tcp-session.js';
+import type { ActiveSpan } from '../../telemetry/tracing/context.js';
 
 /** The process-wide pieces a stream needs: current config, upstreams, telemetry. */
 export interface ProxyContext {
@@ -131,6 +132,8 @@ export class HttpStream implements RequestView {
   filterIndex = 0;
   /** Filters that asked to see the response headers. */
   responseFilters: HttpFilter[] | null = null;
+  /** The request's tracing span (Telemetry tracing), null when not traced. */
+  span: ActiveSpan | null = null;
 
   /** Called by the codec when a blocked sendData may continue. */
   onDrain: (() => void) | null = null;
