@@ -12,6 +12,8 @@ export interface SluiceOptions {
   args?: string[];
   /** Wait for /ready (default true). */
   waitReady?: boolean;
+  /** Extra environment variables for the process. */
+  env?: Record<string, string>;
 }
 
 export interface SluiceProcess {
@@ -61,7 +63,7 @@ async function startSluiceOnce(o: SluiceOptions): Promise<SluiceProcess> {
   const args = [SLUICE_BIN, 'run', ...o.config.flatMap((c) => ['-c', c]), '--admin-port', String(adminPort), '--listen-host', '127.0.0.1'];
   if (map.size > 0) args.push('--port-map', [...map].map(([a, b]) => `${a}=${b}`).join(','));
   args.push(...(o.args ?? []));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env !== undefined ? { env: { ...process.env, ...o.env } } : {}) });
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters = new Set<() => void>();

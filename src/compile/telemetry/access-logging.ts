@@ -1,8 +1,9 @@
 // Telemetry `accessLogging` → the access logs of one workload mode, merged as istiod merges
 // them (pilot/pkg/model/telemetry.go mergeLogs): the providers in scope are those named by
 // the most specific level that names any (else meshConfig.defaultProviders.accessLogging);
-// each entry enables or (`disabled: true`) removes its providers; a provider's filter is the
-// one of the most specific entry that names it.
+// each entry enables or (`disabled: true`) disables its providers; a provider's filter is the
+// one of the most specific entry that names it. Nothing chosen for a mode (every entry is for
+// the other mode) falls back to the default log, as Istio falls back to meshConfig.accessLogFile.
 //
 // Sluice logs every request by default (`--access-log stdout`), where Istio logs only when
 // asked: Sluice's default provider list is therefore `[envoy]` when the mesh config sets none,
@@ -37,6 +38,8 @@ interface Level {
 }
 
 interface Chosen {
+  /** Explicitly disabled (`disabled: true`): no line, and no fallback to the default log. */
+  readonly disabled: boolean;
   readonly filter: string | null;
   readonly filterAt: Origin | null;
   readonly at: Origin;
@@ -61,7 +64,7 @@ export function compileAccessLogs(ctx: CompileContext, telemetries: readonly Tel
 
   const chosen = new Map<string, Chosen>();
   if (levels.length === 0) {
-    for (const p of defaults) chosen.set(p, { filter: null, filterAt: null, at: defaultsAt });
+    for (const p of defaults) chosen.set(p, { disabled: false, filter: null, filterAt: null, at: defaultsAt });
   } else {
     let inScope: readonly string[] = defaults;
     const filters = new Map<string, { expr: string | null; at: Origin }>();
@@ -86,9 +89,10 @@ export function compileAccessLogs(ctx: CompileContext, telemetries: readonly Tel
         parent = names;
         for (const p of names) {
           if (!scope.has(p) || !matchesMode(e.match, mode)) continue;
-          if (e.disabled === true) { chosen.delete(p); continue; }
+          const at: Origin = { resource: l.t, path: ['spec', 'accessLogging', i, 'providers'] };
+          if (e.disabled === true) { chosen.set(p, { disabled: true, filter: null, filterAt: null, at }); continue; }
           const f = filters.get(p);
-          chosen.set(p, { filter: f?.expr ?? null, filterAt: f?.at ?? null, at: { resource: l.t, path: ['spec', 'accessLogging', i, 'providers'] } });
+          chosen.set(p, { disabled: false, filter: f?.expr ?? null, filterAt: f?.at ?? null, at });
         }
       });
     }
@@ -103,7 +107,11 @@ export function compileAccessLogs(ctx: CompileContext, telemetries: readonly Tel
     Object.defineProperty(log, 'formatter', { value: buildFormatter(ctx, defaultsAt, 'accessLogFile', fromMesh.encoding, fromMesh.format, fromMesh.labels), enumerable: false });
     return [Object.freeze(log)];
   }
+  // Istio: no provider chosen for this mode = Telemetry does not configure it (the default
+  // log applies); every chosen provider disabled = no access log.
+  if (chosen.size === 0) return null;
   for (const [name, c] of chosen) {
+    if (c.disabled) continue;
     const log = compileProvider(ctx, mesh, name, c);
     if (log !== null) out.push(log);
   }

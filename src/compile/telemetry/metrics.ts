@@ -84,7 +84,9 @@ export function compileMetrics(ctx: CompileContext, telemetries: readonly Teleme
         return;
       }
       if (isAllMetrics(o) && o.disabled === true) { allDisabled = true; return; }
-      if (isAllMetrics(o)) allDisabled = false;
+      // Any other override for this mode switches a disabled-all back on (Istio: "root namespace
+      // disables all, but then enables them by namespace scoped").
+      allDisabled = false;
       const names: readonly IstioMetricName[] = isAllMetrics(o) ? ISTIO_METRICS : [o.match!.metric as IstioMetricName];
       for (const metric of names) {
         let w = work.get(metric);
