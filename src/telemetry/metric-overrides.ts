@@ -44,11 +44,20 @@ interface PromValue {
   labels: Record<string, string | number>;
   value: number;
   metricName?: string;
+  sharedLabels?: Record<string, string | number>;
+}
+
+/** One label object per value (prom-client's splayLabels). */
+function splay(v: PromValue): PromValue {
+  if (v.sharedLabels === undefined) return v;
+  const { sharedLabels, ...rest } = v;
+  return { ...rest, labels: { ...sharedLabels, ...v.labels } };
 }
 
 /** What a registry entry returns from get() (prom-client's MetricObjectWithValues). */
 interface PromMetric {
   get(): unknown;
+  getForPromString?: () => unknown;
 }
 
 /** Labels for the base (Istio) label set of one request or connection, built when a series is new. */
@@ -129,15 +138,21 @@ export class TelemetryMetrics {
    * get()) also expose the series of `name` kept here.
    */
   attach(metric: PromMetric, name: IstioMetricName): void {
-    const own = metric.get.bind(metric);
+    // prom-client's histograms render text from getForPromString (labels split into `labels`
+    // and `sharedLabels`, and get() calls it): both are replaced by one merged view.
+    const hasText = typeof metric.getForPromString === 'function';
+    const own = hasText ? metric.getForPromString!.bind(metric) : metric.get.bind(metric);
     const series = (): Map<string, Series> | undefined => this.#series.get(name);
-    metric.get = async () => {
+    const merged = async (): Promise<unknown> => {
       const r = (await own()) as { name: string; values: PromValue[] };
       const mine = series();
-      if (mine === undefined || mine.size === 0) return r;
-      return { ...r, values: mergeValues(r.values, exportSeries(r.name, mine)) };
+      if (mine === undefined || mine.size === 0) return hasText ? { ...r, values: r.values.map(splay) } : r;
+      return { ...r, values: mergeValues(r.values.map(splay), exportSeries(r.name, mine)) };
     };
+    metric.get = merged;
+    if (hasText) metric.getForPromString = merged;
   }
+
 }
 
 /** The tag values of one override for one request: REMOVE → '', a failing CEL → 'unknown'. */

@@ -56,6 +56,13 @@ export interface ConformanceCase {
   distribution?: Record<string, [number, number]>;
   /** A line of the access log must match this regex. */
   log?: string;
+  /**
+   * No access-log line may match this regex. Checked when a later case's `log` line has
+   * appeared (lines are written in order), so follow such a case with one that logs.
+   */
+  noLog?: string;
+  /** After the request, each regex must match a line of /stats/prometheus. */
+  metrics?: string[];
   /** A line of the operational log (stderr) must match this regex. */
   stderr?: string;
   /** A copy of the request must reach this (mirror) backend. */
@@ -184,6 +191,8 @@ export interface CaseEnvironment {
   /** By name; HTTP echo backends also list the requests they `seen`. */
   backends: Map<string, { port: number; close(): Promise<void>; seen?: EchoReply[] }>;
   cases: ConformanceCase[];
+  /** `noLog` expectations waiting for a later access-log line. */
+  absentLogs: { re: RegExp; name: string }[];
   close(): Promise<void>;
 }
 
@@ -264,6 +273,7 @@ export async function startCase(dir: string): Promise<CaseEnvironment> {
     clients,
     backends,
     cases,
+    absentLogs: [],
     close: async () => {
       await sluice.stop();
       for (const b of backends.values()) await b.close();
@@ -323,6 +333,32 @@ async function checkTrace(env: CaseEnvironment, c: ConformanceCase, r: CaseReque
   if (diffs.length > 0) throw new Error(`trace: ${diffs.map((d) => `${d.key} expected ${d.expected}, got ${d.actual}`).join('; ')}`);
 }
 
+/**
+ * The case's access-log line (`log`), then the `noLog` lines of earlier cases: the access log
+ * is written in order, so once a later line is there an earlier one would be too.
+ */
+async function awaitLog(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
+  if (c.log === undefined) return;
+  await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
+  const pending = env.absentLogs.splice(0);
+  for (const a of pending) {
+    const hit = env.sluice.stdout.find((l) => a.re.test(l));
+    if (hit !== undefined) throw new Error(`case "${a.name}" should not have been logged, but the access log has: ${hit}`);
+  }
+}
+
+/** Each `metrics` regex must match a line of /stats/prometheus. */
+async function checkMetrics(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
+  if (c.metrics === undefined) return;
+  const lines = (await (await env.sluice.admin('/stats/prometheus')).text()).split('\n');
+  for (const m of c.metrics) {
+    const re = new RegExp(m);
+    if (lines.some((l) => re.test(l))) continue;
+    const name = /^[a-z_]+/.exec(m)?.[0] ?? '';
+    throw new Error(`no /stats/prometheus line matches ${m}; ${name} lines:\n${lines.filter((l) => name !== '' && l.startsWith(name)).join('\n')}`);
+  }
+}
+
 /** Checks one case; throws an Error describing the first mismatch. */
 export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
   const request = await withToken(env, c.request);
@@ -345,7 +381,7 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
       if (c.response?.body !== undefined && res.body !== want) throw new Error(`reply ${JSON.stringify(res.body)}, expected ${JSON.stringify(want)}`);
       if (c.response?.bodyContains !== undefined && !res.body.includes(c.response.bodyContains)) throw new Error(`reply ${JSON.stringify(res.body)} lacks ${JSON.stringify(c.response.bodyContains)}`);
     }
-    if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
+    await awaitLog(env, c);
     if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
     return;
   }
@@ -353,7 +389,7 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
     const err = await sendRequest(port, request, env.ca, client).then((r) => new Error(`expected the connection to be refused, got status ${r.status}`), (e: Error) => e);
     if (err.message.startsWith('expected the connection')) throw err;
     if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
-    if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
+    await awaitLog(env, c);
     return;
   }
   if (c.repeat !== undefined) {
@@ -402,7 +438,9 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
     }
     for (const k of b.absentHeaders ?? []) if (echo.headers[k.toLowerCase()] !== undefined) throw new Error(`backend saw header ${k}: ${echo.headers[k.toLowerCase()]}, expected it absent`);
   }
-  if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
+  if (c.noLog !== undefined) env.absentLogs.push({ re: new RegExp(c.noLog), name: c.name });
+  await awaitLog(env, c);
+  await checkMetrics(env, c);
   if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
   if (c.mirrored !== undefined) {
     const m = c.mirrored;

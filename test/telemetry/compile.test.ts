@@ -186,6 +186,20 @@ metrics:
     expect(m.overrides.TCP_SENT_BYTES!.tags).toHaveLength(2);
   });
 
+  it('any later override for the mode switches a disabled-all back on (Istio: root disables, namespace enables)', () => {
+    const yaml = docs(GW,
+      telemetry('mesh-default', 'istio-system', 'metrics: [{overrides: [{disabled: true}]}]'),
+      telemetry('gw', 'istio-system', 'selector: {matchLabels: {istio: ingressgateway}}\nmetrics: [{overrides: [{match: {metric: REQUEST_COUNT}, tagOverrides: {x: {value: request.host}}}]}]'));
+    const m = compileTelemetryYaml(yaml).snapshot.telemetry!.client.metrics!;
+    expect(m.disabled).toBe(false);
+    expect(Object.keys(m.overrides)).toEqual(['REQUEST_COUNT']);
+    // ...but not for the other mode's override.
+    const server = compileTelemetryYaml(docs(GW,
+      telemetry('mesh-default', 'istio-system', 'metrics: [{overrides: [{disabled: true}]}]'),
+      telemetry('gw', 'istio-system', 'selector: {matchLabels: {istio: ingressgateway}}\nmetrics: [{overrides: [{match: {metric: REQUEST_COUNT, mode: SERVER}, tagOverrides: {x: {value: request.host}}}]}]'))).snapshot.telemetry!.client.metrics!;
+    expect(server.disabled).toBe(true);
+  });
+
   it('ALL_METRICS disabled switches the mode off', () => {
     const m = compileTelemetryYaml(docs(GW, telemetry('t', 'istio-system', 'metrics: [{overrides: [{disabled: true}]}]'))).snapshot.telemetry!.client.metrics!;
     expect(m.disabled).toBe(true);
