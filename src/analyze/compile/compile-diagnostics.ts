@@ -18,11 +18,12 @@ import type { Analyzer } from '../analyzer.js';
 export const compileAnalyzer: Analyzer = {
   name: 'compile.CompileAnalyzer',
   description: 'Reports the problems compile meets while building each gateway workload\'s snapshot',
-  inputs: ['Gateway', 'VirtualService', 'DestinationRule', 'ServiceEntry', 'Secret', 'RequestAuthentication', 'AuthorizationPolicy', 'EnvoyFilter'],
+  inputs: ['Gateway', 'VirtualService', 'DestinationRule', 'ServiceEntry', 'Secret', 'RequestAuthentication', 'AuthorizationPolicy', 'EnvoyFilter', 'Telemetry'],
   codes: [
     'IST0101', 'IST0112', 'IST0145', 'IST0161', 'SLU0201', 'SLU0202', 'SLU0203', 'SLU0204', 'SLU0206', 'SLU0207', 'SLU0208', 'SLU0209', 'SLU0210',
     'SLU0502', 'SLU0503', 'SLU0504', 'SLU0505', 'SLU0506', 'SLU0507', 'SLU0510', 'SLU0511',
     'SLU0520', 'SLU0521', 'SLU0522', 'SLU0523', 'SLU0524', 'SLU0525', 'SLU0526', 'SLU0527', 'SLU0528', 'SLU0529', 'SLU0530', 'SLU0531', 'SLU0532', 'SLU0533', 'SLU0534', 'SLU0535', 'SLU0536', 'SLU0537', 'SLU0538',
+    'SLU0601', 'SLU0602', 'SLU0603', 'SLU0604', 'SLU0605', 'SLU0606',
   ],
   analyze(ctx) {
     for (const w of ctx.workloads) {

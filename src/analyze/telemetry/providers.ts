@@ -22,7 +22,7 @@ export const telemetryProvidersAnalyzer: Analyzer = {
         (s.list ?? []).forEach((entry, i) => {
           if ((entry.providers ?? []).length > 0 || (s.dflt ?? []).length > 0) return;
           if ((entry as { disabled?: boolean }).disabled === true) return;
-          ctx.report(newMessage('IST0157', t, ['spec', s.key, i], `The Telemetry ${t.name} in namespace "${t.namespace}" with empty providers will be ignored (${s.key}[${i}] names no provider and meshConfig.defaultProviders.${s.key} is unset).`, `add providers: [{name: ${s.key === 'accessLogging' ? 'envoy' : s.key === 'metrics' ? 'prometheus' : 'zipkin'}}]`));
+          ctx.report(newMessage('IST0157', t, ['spec', s.key, i], `The Telemetry ${t.name} in namespace "${t.namespace}" with empty providers will be ignored (${s.key}[${i}] names no provider and meshConfig.defaultProviders.${s.key} is unset).${s.key === 'accessLogging' ? ' Sluice applies it to its default log (the envoy provider); Istio would not.' : ''}`, `add providers: [{name: ${s.key === 'accessLogging' ? 'envoy' : s.key === 'metrics' ? 'prometheus' : 'zipkin'}}]`));
         });
       }
     }
