@@ -241,3 +241,19 @@ describe('tracing: OpenTelemetry provider (W3C trace context, OTLP/HTTP)', () =>
     expect(env.collector.spans.filter((s) => s.traceId === quietTrace)).toEqual([]);
   });
 });
+
+describe('tracing: shutdown', () => {
+  it('spans still queued when SIGTERM arrives are sent during the drain', async () => {
+    const env = await startEnv('zipkin');
+    try {
+      const { echo } = await env.get('/api/last');
+      const traceId = echo!.headers['x-b3-traceid'];
+      await env.sluice.stop();
+      // The process has exited: the span reached the collector before it did.
+      expect(env.collector.spans.map((s) => s.traceId)).toContain(traceId);
+    } finally {
+      await env.echo.close();
+      await env.collector.close();
+    }
+  });
+});

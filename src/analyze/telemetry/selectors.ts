@@ -33,7 +33,7 @@ export const telemetrySelectorsAnalyzer: Analyzer = {
         });
         if (hits.length < 2) continue;
         const path: Path = ['spec', 'selector', 'matchLabels'];
-        for (const t of hits) ctx.report(newMessage('IST0159', t, path, `The Telemetries [${hits.map(refOf).join(', ')}] in namespace "${ns}" select the same workload (gateway ${w.key}), which can lead to undefined behavior.`, 'merge them into one Telemetry for this workload'));
+        for (const t of hits) ctx.report(newMessage('IST0159', t, path, `The Telemetries [${hits.map(refOf).join(', ')}] in namespace "${ns}" select the same workload (gateway ${w.key}), which can lead to undefined behavior. (Current istiod, and Sluice, apply all of them, oldest first, later settings winning.)`, 'merge them into one Telemetry for this workload'));
       }
     }
   },
