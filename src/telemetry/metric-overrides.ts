@@ -12,6 +12,14 @@ import type { TcpSession } from '../proxy/tcp/tcp-session.js';
 import { Attributes } from './cel/attributes.js';
 import { celValueToString, ERROR } from './cel/expression.js';
 import { telemetryMode } from './mode.js';
+import { log } from '../util/log.js';
+
+/**
+ * Label sets kept per metric before new ones collapse into one `overflow` series: a tag value
+ * taken from a request (`request.host`, a header) must not let clients grow memory without
+ * bound. Said once in the log when reached.
+ */
+export const MAX_SERIES_PER_METRIC = 10_000;
 
 const HTTP_METRICS: readonly IstioMetricName[] = ['REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE'];
 const TCP_METRICS: readonly IstioMetricName[] = ['TCP_OPENED_CONNECTIONS', 'TCP_CLOSED_CONNECTIONS', 'TCP_SENT_BYTES', 'TCP_RECEIVED_BYTES'];
@@ -65,6 +73,7 @@ export type BaseLabels = () => Readonly<Record<string, string>>;
 
 export class TelemetryMetrics {
   readonly #series = new Map<IstioMetricName, Map<string, Series>>();
+  readonly #overflowed = new Set<IstioMetricName>();
   readonly #durationBuckets: readonly number[];
   readonly #sizeBuckets: readonly number[];
 
@@ -116,9 +125,21 @@ export class TelemetryMetrics {
       if (byKey === undefined) this.#series.set(name, (byKey = new Map()));
       let series = byKey.get(key);
       if (series === undefined) {
-        baseLabels ??= base();
-        series = { labels: o === null ? baseLabels : applyTags(baseLabels, o, lastValues), value: 0, histogram: this.#histogramFor(name) };
-        byKey.set(key, series);
+        let values = lastValues;
+        if (o !== null && byKey.size >= MAX_SERIES_PER_METRIC) {
+          if (!this.#overflowed.has(name)) {
+            this.#overflowed.add(name);
+            log('warn', 'metrics', `${name}: ${MAX_SERIES_PER_METRIC} label sets from Telemetry tag overrides; further values are counted as "overflow" (check the tag values' cardinality)`);
+          }
+          values = values.map(() => 'overflow');
+          key = `${baseKey}\u0000${values.join('\u0001')}\u0002`;
+          series = byKey.get(key);
+        }
+        if (series === undefined) {
+          baseLabels ??= base();
+          series = { labels: o === null ? baseLabels : applyTags(baseLabels, o, values), value: 0, histogram: this.#histogramFor(name) };
+          byKey.set(key, series);
+        }
       }
       if (series.histogram === null) series.value += vals[i]!;
       else series.histogram.observe(vals[i]!);
