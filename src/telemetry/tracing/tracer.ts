@@ -12,7 +12,6 @@ import { telemetryMode } from '../mode.js';
 import { beginSpan } from './context.js';
 import { MAX_QUEUED_SPANS, type SpanExporter } from './exporter.js';
 import { finishSpan, type FinishedSpan } from './finished-span.js';
-import { OtlpExporter } from './otlp-exporter.js';
 import { ZipkinExporter } from './zipkin-exporter.js';
 
 /** Starts the request's span when its workload mode traces (sets `s.span`, writes propagation headers). */
@@ -36,20 +35,20 @@ class ResolvingExporter implements SpanExporter {
   readonly #ready: Promise<void>;
 
   constructor(p: TracingProvider, dns: DnsResolver) {
-    this.#ready = new Promise((resolve) => {
+    this.#ready = new Promise<{ host: string; port: number }>((resolve) => {
       dns.resolveEndpoint(p.address, p.addressPort, (err, eps) => {
         const ep = err === null ? eps[0] : undefined;
         if (ep === undefined) log('warn', 'tracing', `cannot resolve tracing collector ${p.address}:${p.addressPort} (${err?.message ?? 'no address'}); sending to it by name`);
-        const host = ep?.address ?? p.address;
-        const port = ep?.port ?? p.addressPort;
-        this.#real = p.kind === 'zipkin'
-          ? new ZipkinExporter({ host, port, path: p.path, headers: p.headers, timeoutMs: p.timeoutMs, maxTagLength: p.maxTagLength })
-          : new OtlpExporter({ url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${p.path}`, headers: p.headers, timeoutMs: p.timeoutMs });
-        log('info', 'tracing', `${p.name}: sending ${p.kind === 'zipkin' ? 'Zipkin v2 JSON' : 'OTLP/HTTP'} spans to http://${host}:${port}${p.path}`);
-        for (const s of this.#pending) this.#real.export(s);
-        this.#pending = [];
-        resolve();
+        resolve({ host: ep?.address ?? p.address, port: ep?.port ?? p.addressPort });
       });
+    }).then(async ({ host, port }) => {
+      // The OpenTelemetry SDK (~100 ms and ~20 MB to load) is loaded only when a provider needs it.
+      this.#real = p.kind === 'zipkin'
+        ? new ZipkinExporter({ host, port, path: p.path, headers: p.headers, timeoutMs: p.timeoutMs, maxTagLength: p.maxTagLength })
+        : new (await import('./otlp-exporter.js')).OtlpExporter({ url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${p.path}`, headers: p.headers, timeoutMs: p.timeoutMs });
+      log('info', 'tracing', `${p.name}: sending ${p.kind === 'zipkin' ? 'Zipkin v2 JSON' : 'OTLP/HTTP'} spans to http://${host}:${port}${p.path}`);
+      for (const s of this.#pending) this.#real.export(s);
+      this.#pending = [];
     });
   }
 
