@@ -184,6 +184,8 @@ metrics:
     expect(m.overrides.REQUEST_DURATION!.disabled).toBe(true);
     expect(m.overrides.REQUEST_COUNT!.tags.map((t) => `${t.operation} ${t.tag}`)).toEqual(['REMOVE destination_principal', 'UPSERT request_host']);
     expect(m.overrides.TCP_SENT_BYTES!.tags).toHaveLength(2);
+    // Overridden alike: one object, so the data plane evaluates the tags once per request.
+    expect(m.overrides.TCP_SENT_BYTES).toBe(m.overrides.REQUEST_COUNT);
   });
 
   it('any later override for the mode switches a disabled-all back on (Istio: root disables, namespace enables)', () => {

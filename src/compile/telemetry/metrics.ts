@@ -101,6 +101,8 @@ export function compileMetrics(ctx: CompileContext, telemetries: readonly Teleme
   }
 
   const overrides: Partial<Record<IstioMetricName, MetricOverride>> = {};
+  // Metrics overridden alike (ALL_METRICS) share one object: the data plane evaluates its tags once per request.
+  const shared = new Map<string, MetricOverride>();
   for (const [metric, w] of work) {
     const tags: TagOverride[] = [];
     for (const [tag, to] of [...w.tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -111,7 +113,10 @@ export function compileMetrics(ctx: CompileContext, telemetries: readonly Teleme
       tags.push(compileTag(ctx, tag, to));
     }
     if (w.disabled !== true && tags.length === 0) continue;
-    overrides[metric] = Object.freeze({ disabled: w.disabled === true, tags: Object.freeze(tags) });
+    const key = JSON.stringify([w.disabled === true, tags.map((t) => [t.tag, t.operation, t.value])]);
+    let o = shared.get(key);
+    if (o === undefined) shared.set(key, (o = Object.freeze({ disabled: w.disabled === true, tags: Object.freeze(tags) })));
+    overrides[metric] = o;
   }
   if (!allDisabled && Object.keys(overrides).length === 0) return null;
   return Object.freeze({ providers: Object.freeze([...prometheus]), disabled: allDisabled, overrides: Object.freeze(overrides) });
