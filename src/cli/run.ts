@@ -31,6 +31,8 @@ export interface RunFlags {
   drainTimeout: string;
   sourceAddress?: string;
   workloadName?: string;
+  codec?: string;
+  concurrency?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -58,6 +60,8 @@ export function registerRun(program: Command): void {
     .option('--drain-timeout <seconds>', 'graceful drain on SIGTERM', '5')
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
+    .option('--codec <codec>', 'downstream HTTP/1.1 codec: fast (llhttp on raw sockets) | node (node:http, the reference)', 'node')
+    .option('--concurrency <n>', 'worker processes sharing the listeners (default: the cores available)')
     .action(async (flags: RunFlags) => {
       process.exitCode = await run(flags);
     });

@@ -184,6 +184,9 @@ export class Http1Connection {
     this.#exchange = null;
     if (this.#state === State.Closed) return;
     if (!this.#keepAlive) { this.destroy(); return; }
+    // The downstream may have pushed back on the last chunk of this response; the next
+    // exchange must not inherit a paused socket.
+    this.resumeResponse();
     this.#state = State.Idle;
     this.lastUsed = Date.now();
     this.#owner.onConnectionIdle(this);
