@@ -101,6 +101,7 @@ export async function run(flags: RunFlags): Promise<number> {
     portMap = parsePortMap(flags.portMap ?? []);
     resolve = parseResolveFlag(flags.resolve ?? []);
     adminPort = parsePort('--admin-port', flags.adminPort);
+    if (flags.codec !== undefined && flags.codec !== 'fast' && flags.codec !== 'node') throw new Error(`--codec ${flags.codec}: expected fast or node`);
   } catch (e) {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
     return 2;
@@ -127,6 +128,7 @@ export async function run(flags: RunFlags): Promise<number> {
     accessLog: accessLogTarget(flags.accessLog),
     workloadName: workloadNameOf(labels, flags.workloadName),
     sourceAddress: flags.sourceAddress ?? null,
+    codec: flags.codec === 'fast' ? 'fast' : 'node',
   });
   const bindErrors = await runtime.apply(first.snapshot);
   if (bindErrors.length > 0) {

@@ -2,9 +2,10 @@ import type { Snapshot } from '../compile/snapshot.js';
 import { AccessLog, formatHttpLine, formatTcpLine, type AccessLogTarget } from '../telemetry/access-log.js';
 import { IstioMetrics } from '../telemetry/metrics.js';
 import { log } from '../util/log.js';
+import { FastHttp1Codec } from './codec/fast-http1.js';
 import { NodeHttp1Codec, setClientErrorHook } from './codec/node-http1.js';
 import { NodeHttp2Codec } from './codec/node-http2.js';
-import type { HttpStream, ProxyContext } from './http/stream.js';
+import type { Http1ServerCodec, HttpStream, ProxyContext } from './http/stream.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import type { TcpSession } from './tcp/tcp-session.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
@@ -17,6 +18,8 @@ export interface RuntimeOptions {
   workloadName: string;
   sourceAddress?: string | null;
   headersTimeoutMs?: number;
+  /** Downstream HTTP/1.1 codec: `fast` (llhttp on raw sockets) or `node` (node:http, the reference). */
+  codec?: 'fast' | 'node';
 }
 
 /**
@@ -30,7 +33,7 @@ export class ProxyRuntime implements ProxyContext {
   readonly listeners: ListenerManager;
   readonly accessLog: AccessLog;
   readonly metrics: IstioMetrics;
-  readonly h1: NodeHttp1Codec;
+  readonly h1: Http1ServerCodec;
   readonly h2: NodeHttp2Codec;
   /** When the current snapshot started serving. */
   appliedAt = new Date();
@@ -41,7 +44,8 @@ export class ProxyRuntime implements ProxyContext {
     this.accessLog = new AccessLog(o.accessLog);
     this.metrics = new IstioMetrics(o.initial.workload, o.workloadName, this.clusters);
     const idle = 3_600_000;
-    this.h1 = new NodeHttp1Codec({ idleTimeoutMs: idle, headersTimeoutMs: o.headersTimeoutMs ?? 60_000 });
+    const h1Options = { idleTimeoutMs: idle, headersTimeoutMs: o.headersTimeoutMs ?? 60_000 };
+    this.h1 = o.codec === 'fast' ? new FastHttp1Codec(h1Options) : new NodeHttp1Codec(h1Options);
     this.h2 = new NodeHttp2Codec(idle);
     this.listeners = new ListenerManager(this, this.h1, this.h2, {
       connectionRefused: (l, socket, reason, sni) => {

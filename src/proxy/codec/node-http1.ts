@@ -137,7 +137,7 @@ function pairs(h: HeaderList): [string, string][] {
  * Malformed requests: Envoy answers 400 (DPE), 431 for oversized headers, 408 when headers
  * take too long, then closes. The gateway keeps serving everyone else.
  */
-function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+export function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable || (socket as Socket).destroyed) { socket.destroy(); return; }
   let status = 400;
   let text = 'Bad Request';

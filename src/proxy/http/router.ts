@@ -62,6 +62,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   #authority = '';
   #chunked = false;
   #body: Buffer[] | null = null;
+  #trailers: HeaderList | null = null;
   #bodyBytes = 0;
   #bodyStarted = false;
   #bodyDone = false;
@@ -210,12 +211,12 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (r !== null && r.perTryTimeoutMs > 0) this.#tryTimer = setTimeout(this.#onTryTimeout, r.perTryTimeoutMs);
     const head = `${this.#head}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
     if (!s.hasBody) {
-      conn.dispatch(this, Buffer.from(head, 'latin1'), null, true);
+      conn.dispatch(this, head, null, true);
     } else if (this.#bodyDone) {
       // A retry: replay the buffered body.
-      conn.dispatch(this, Buffer.from(head, 'latin1'), this.#replayBody(), true);
+      conn.dispatch(this, head, this.#replayBody(), true);
     } else {
-      conn.dispatch(this, Buffer.from(head, 'latin1'), null, false);
+      conn.dispatch(this, head, null, false);
       if (!this.#bodyStarted) { this.#bodyStarted = true; s.codec.startBody(s, this); }
     }
   }
@@ -249,8 +250,13 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (!ok) s.codec.pauseBody(s);
   }
 
-  onEnd(_trailers: HeaderList | null): void {
+  onEnd(trailers: HeaderList | null): void {
     this.#bodyDone = true;
+    if (trailers !== null && trailers.length > 0 && this.#chunked) {
+      this.#trailers = trailers;
+      this.#conn?.endRequest(lastChunkWith(trailers));
+      return;
+    }
     this.#conn?.endRequest(this.#chunked ? LAST_CHUNK : null);
   }
 
@@ -267,7 +273,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (!this.#chunked) return Buffer.concat(parts);
     const framed: Buffer[] = [];
     for (const p of parts) framed.push(frameChunk(p));
-    framed.push(LAST_CHUNK);
+    framed.push(this.#trailers !== null ? lastChunkWith(this.#trailers) : LAST_CHUNK);
     return Buffer.concat(framed);
   }
 
@@ -497,6 +503,13 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 }
 
 const GRPC_RETRY_NAMES: Record<string, string> = { '1': 'cancelled', '4': 'deadline-exceeded', '13': 'internal', '8': 'resource-exhausted', '14': 'unavailable' };
+
+/** The last chunk of a chunked request with its trailers (HTTP/1.1 trailers pass through). */
+function lastChunkWith(trailers: HeaderList): Buffer {
+  let t = '0\r\n';
+  for (let i = 0; i < trailers.length; i += 2) t += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
+  return Buffer.from(`${t}\r\n`, 'latin1');
+}
 
 function frameChunk(chunk: Buffer): Buffer {
   return Buffer.concat([Buffer.from(chunk.length.toString(16) + CRLF, 'latin1'), chunk, Buffer.from(CRLF, 'latin1')]);
