@@ -10,6 +10,21 @@ export type AccessLogTarget = { kind: 'stdout' } | { kind: 'file'; path: string 
 /** Lines are batched per event-loop turn (or per 64 KiB) instead of one write per request. */
 const FLUSH_BYTES = 64 * 1024;
 
+// %START_TIME% in ISO form: the date-time part changes once a second, so it is formatted once
+// a second and only the milliseconds are added per line (Date#toISOString per request was a
+// measurable share of the hot path).
+let isoSecond = -1;
+let isoPrefix = '';
+export function isoTime(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec !== isoSecond) {
+    isoSecond = sec;
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 20); // 'YYYY-MM-DDTHH:MM:SS.'
+  }
+  const r = ms - sec * 1000;
+  return `${isoPrefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z`;
+}
+
 function dash(v: string | undefined): string {
   return v === undefined || v === '' ? '-' : v;
 }
@@ -33,14 +48,14 @@ export function formatHttpLine(s: HttpStream): string {
   const c = s.conn;
   const duration = Math.round(performance.now() - s.startMs);
   const path = s.originalPath !== '' ? s.originalPath : s.path;
-  return `[${new Date(s.startWall).toISOString()}] "${s.method} ${path} ${s.protocol}" ${s.responseCode} ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} ${dash(s.connectionTerminationDetails)} "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} ${s.upstreamServiceTimeMs >= 0 ? s.upstreamServiceTimeMs : '-'} "${dash(getHeader(s.headers, 'x-forwarded-for'))}" "${dash(getHeader(s.headers, 'user-agent'))}" "${dash(s.requestId)}" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} ${dash(s.route?.name)}\n`;
+  return `[${isoTime(s.startWall)}] "${s.method} ${path} ${s.protocol}" ${s.responseCode} ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} ${dash(s.connectionTerminationDetails)} "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} ${s.upstreamServiceTimeMs >= 0 ? s.upstreamServiceTimeMs : '-'} "${dash(getHeader(s.headers, 'x-forwarded-for'))}" "${dash(getHeader(s.headers, 'user-agent'))}" "${dash(s.requestId)}" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} ${dash(s.route?.name)}\n`;
 }
 
 /** The same format for a TCP connection: method/path/protocol are `-`, response code 0. */
 export function formatTcpLine(s: TcpSession): string {
   const c = s.conn;
   const duration = Math.round(performance.now() - s.startMs);
-  return `[${new Date(s.startWall).toISOString()}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "-" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
+  return `[${isoTime(s.startWall)}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "-" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
 }
 
 export class AccessLog {

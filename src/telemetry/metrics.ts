@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, type LabelValues } from 'prom-client';
+import { Counter, Registry, type LabelValues, type Metric } from 'prom-client';
+import { HttpSeries, SeriesMetric } from './series.js';
 import type { Cluster, Workload } from '../compile/snapshot.js';
 import { getHeader } from '../proxy/http/headers.js';
 import { formatResponseFlags } from '../proxy/http/response-flags.js';
@@ -22,13 +23,6 @@ type Label = (typeof LABELS)[number];
 const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
-interface HttpChildren {
-  requests: { inc(v?: number): void };
-  duration: { observe(v: number): void };
-  requestBytes: { observe(v: number): void };
-  responseBytes: { observe(v: number): void };
-}
-
 interface TcpChildren {
   opened: { inc(v?: number): void };
   closed: { inc(v?: number): void };
@@ -45,24 +39,25 @@ function serviceParts(host: string): { name: string; namespace: string } {
 
 export class IstioMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<Label>;
-  readonly #duration: Histogram<Label>;
-  readonly #requestBytes: Histogram<Label>;
-  readonly #responseBytes: Histogram<Label>;
+  /** HTTP series by cluster name, then by a number packing code, flags, grpc and TLS. */
+  readonly #httpSeries = new Map<string, Map<number, HttpSeries>>();
+  readonly #allHttp: HttpSeries[] = [];
   readonly #tcpOpened: Counter<Label>;
   readonly #tcpClosed: Counter<Label>;
   readonly #tcpSent: Counter<Label>;
   readonly #tcpReceived: Counter<Label>;
-  readonly #http = new Map<string, HttpChildren>();
   readonly #tcp = new Map<string, TcpChildren>();
   readonly #source: Record<string, string>;
 
   constructor(workload: Workload, workloadName: string, clusters: ClusterManager) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: 'istio_requests_total', help: 'Total requests handled by an Istio proxy', labelNames: LABELS, registers });
-    this.#duration = new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Duration of requests', labelNames: LABELS, buckets: DURATION_BUCKETS, registers });
-    this.#requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'Size of requests', labelNames: LABELS, buckets: SIZE_BUCKETS, registers });
-    this.#responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'Size of responses', labelNames: LABELS, buckets: SIZE_BUCKETS, registers });
+    // The per-request HTTP metrics are plain counters in HttpSeries (no label hashing per
+    // request); these registry entries read them at scrape time.
+    const all = this.#allHttp;
+    this.registry.registerMetric(new SeriesMetric('istio_requests_total', 'Total requests handled by an Istio proxy', 'counter', all, (x) => x.requests) as unknown as Metric);
+    this.registry.registerMetric(new SeriesMetric('istio_request_duration_milliseconds', 'Duration of requests', 'histogram', all, (x) => x.duration) as unknown as Metric);
+    this.registry.registerMetric(new SeriesMetric('istio_request_bytes', 'Size of requests', 'histogram', all, (x) => x.requestBytes) as unknown as Metric);
+    this.registry.registerMetric(new SeriesMetric('istio_response_bytes', 'Size of responses', 'histogram', all, (x) => x.responseBytes) as unknown as Metric);
     this.#tcpOpened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections opened', labelNames: LABELS, registers });
     this.#tcpClosed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections closed', labelNames: LABELS, registers });
     this.#tcpSent = new Counter({ name: 'istio_tcp_sent_bytes_total', help: 'Bytes sent during TCP connections', labelNames: LABELS, registers });
@@ -101,11 +96,12 @@ export class IstioMetrics {
   }
 
   recordHttp(s: HttpStream): void {
-    const grpc = getHeader(s.headers, 'content-type')?.startsWith('application/grpc') === true;
-    const flags = formatResponseFlags(s.responseFlags);
-    const key = `${s.clusterName}|${s.responseCode}|${flags}|${grpc ? 1 : 0}|${s.conn.tls ? 1 : 0}`;
-    let ch = this.#http.get(key);
-    if (ch === undefined) {
+    const grpc = s.protocol === 'HTTP/2' && getHeader(s.headers, 'content-type')?.startsWith('application/grpc') === true;
+    const key = ((s.responseFlags * 1000 + s.responseCode) * 2 + (grpc ? 1 : 0)) * 2 + (s.conn.tls ? 1 : 0);
+    let byKey = this.#httpSeries.get(s.clusterName);
+    if (byKey === undefined) this.#httpSeries.set(s.clusterName, (byKey = new Map()));
+    let series = byKey.get(key);
+    if (series === undefined) {
       const cluster = s.conn.proxy.clusters.get(s.clusterName)?.config;
       const labels = {
         ...this.#source,
@@ -113,21 +109,17 @@ export class IstioMetrics {
         request_protocol: grpc ? 'grpc' : 'http',
         response_code: String(s.responseCode),
         grpc_response_status: '',
-        response_flags: flags,
+        response_flags: formatResponseFlags(s.responseFlags),
         connection_security_policy: 'unknown',
-      } as LabelValues<Label>;
-      ch = {
-        requests: this.#requests.labels(labels),
-        duration: this.#duration.labels(labels),
-        requestBytes: this.#requestBytes.labels(labels),
-        responseBytes: this.#responseBytes.labels(labels),
       };
-      this.#http.set(key, ch);
+      series = new HttpSeries(labels, DURATION_BUCKETS, SIZE_BUCKETS);
+      byKey.set(key, series);
+      this.#allHttp.push(series);
     }
-    ch.requests.inc();
-    ch.duration.observe(performance.now() - s.startMs);
-    ch.requestBytes.observe(s.bytesReceived);
-    ch.responseBytes.observe(s.bytesSent);
+    series.requests++;
+    series.duration.observe(performance.now() - s.startMs);
+    series.requestBytes.observe(s.bytesReceived);
+    series.responseBytes.observe(s.bytesSent);
   }
 
   recordTcp(s: TcpSession): void {
