@@ -209,12 +209,12 @@ export interface RouteDestination {
 
 export interface TLSRoute {
   match: TLSMatchAttributes[];
-  route?: RouteDestination[];
+  route: RouteDestination[];
 }
 
 export interface TCPRoute {
   match?: L4MatchAttributes[];
-  route?: RouteDestination[];
+  route: RouteDestination[];
 }
 
 export interface VirtualServiceSpec {
@@ -264,7 +264,7 @@ export interface LoadBalancerSettings {
   simple?: 'UNSPECIFIED' | 'LEAST_CONN' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST';
   consistentHash?: {
     httpHeaderName?: string;
-    httpCookie?: { name: string; path?: string; ttl?: string };
+    httpCookie?: { name: string; path?: string; ttl?: string; attributes?: { name: string; value?: string }[] };
     useSourceIp?: boolean;
     httpQueryParameterName?: string;
     ringHash?: { minimumRingSize?: number };
@@ -304,6 +304,7 @@ export interface TrafficPolicy {
   portLevelSettings?: PortTrafficPolicy[];
   tunnel?: Record<string, unknown>;
   proxyProtocol?: { version?: 'V1' | 'V2' };
+  retryBudget?: { percent?: Percent; minRetryConcurrency?: number };
 }
 
 export interface Subset {
@@ -357,10 +358,19 @@ export interface ServiceEntrySpec {
 
 // ---------------------------------------------------------------- Sidecar
 
+/** Sidecar listener port: every field optional, unlike a Gateway port. */
+export interface SidecarPort {
+  number?: number;
+  protocol?: string;
+  name?: string;
+  targetPort?: number;
+}
+
 export interface SidecarSpec {
   workloadSelector?: { labels?: Record<string, string> };
-  ingress?: Record<string, unknown>[];
-  egress?: { port?: GatewayPort; bind?: string; captureMode?: string; hosts: string[] }[];
+  ingress?: { port: SidecarPort; bind?: string; captureMode?: string; defaultEndpoint?: string; tls?: ServerTLSSettings; connectionPool?: ConnectionPoolSettings }[];
+  egress?: { port?: SidecarPort; bind?: string; captureMode?: string; hosts: string[] }[];
+  inboundConnectionPool?: ConnectionPoolSettings;
   outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY'; egressProxy?: Destination };
 }
 
@@ -508,6 +518,7 @@ export interface TelemetrySpec {
     disableSpanReporting?: boolean;
     randomSamplingPercentage?: number;
     useRequestIdForTraceSampling?: boolean;
+    enableIstioTags?: boolean;
   }[];
   metrics?: {
     providers?: ProviderRef[];
@@ -552,6 +563,7 @@ export interface MeshConfig {
 
 export interface SecretResource {
   type?: string;
+  immutable?: boolean;
   data?: Record<string, string>;
   stringData?: Record<string, string>;
 }
@@ -561,6 +573,7 @@ export interface ServiceSpecK8s {
   ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string; appProtocol?: string }[];
   clusterIP?: string;
   type?: string;
+  externalName?: string;
 }
 
 export interface EndpointsResource {

@@ -73,5 +73,6 @@ async function demo(flags: DemoFlags): Promise<number> {
     accessLog: 'stdout',
     logLevel: 'info',
     drainTimeout: '5',
+    requestHeadersTimeout: '60',
   });
 }

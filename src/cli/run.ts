@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostic.js';
+import { parseDurationMs } from '../compile/duration.js';
+import { referencedPaths } from '../config/credentials.js';
 import { ConfigPipeline } from '../config/pipeline.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
@@ -33,6 +35,8 @@ export interface RunFlags {
   workloadName?: string;
   codec?: string;
   concurrency?: string;
+  listenerFiltersTimeout?: string;
+  requestHeadersTimeout: string;
 }
 
 export function registerRun(program: Command): void {
@@ -62,6 +66,8 @@ export function registerRun(program: Command): void {
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
     .option('--codec <codec>', 'downstream HTTP/1.1 codec: fast (llhttp on raw sockets) | node (node:http, the reference)', 'node')
     .option('--concurrency <n>', 'worker processes sharing the listeners (default: the cores available)')
+    .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
+    .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
     .action(async (flags: RunFlags) => {
       process.exitCode = await run(flags);
     });
@@ -94,6 +100,7 @@ export async function run(flags: RunFlags): Promise<number> {
   let portMap: Map<number, number>;
   let resolve: Map<string, string[]>;
   let adminPort: number;
+  let listenerFiltersTimeoutMs: number;
   try {
     setLogLevel(flags.logLevel as LogLevel);
     if (flags.mode !== 'gateway' && flags.mode !== 'sidecar') throw new Error(`--mode ${flags.mode}: expected gateway or sidecar`);
@@ -102,6 +109,9 @@ export async function run(flags: RunFlags): Promise<number> {
     resolve = parseResolveFlag(flags.resolve ?? []);
     adminPort = parsePort('--admin-port', flags.adminPort);
     if (flags.codec !== undefined && flags.codec !== 'fast' && flags.codec !== 'node') throw new Error(`--codec ${flags.codec}: expected fast or node`);
+    const lft = parseDurationMs(flags.listenerFiltersTimeout ?? '15s');
+    if (lft === null || lft <= 0) throw new Error(`--listener-filters-timeout ${flags.listenerFiltersTimeout}: expected a duration such as 15s or 500ms`);
+    listenerFiltersTimeoutMs = lft;
   } catch (e) {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
     return 2;
@@ -129,6 +139,8 @@ export async function run(flags: RunFlags): Promise<number> {
     workloadName: workloadNameOf(labels, flags.workloadName),
     sourceAddress: flags.sourceAddress ?? null,
     codec: flags.codec === 'fast' ? 'fast' : 'node',
+    listenerFiltersTimeoutMs,
+    headersTimeoutMs: Number(flags.requestHeadersTimeout) * 1000,
   });
   const bindErrors = await runtime.apply(first.snapshot);
   if (bindErrors.length > 0) {
@@ -136,6 +148,7 @@ export async function run(flags: RunFlags): Promise<number> {
     runtime.listeners.closeAll();
     return 2;
   }
+  let latestStore = first.store;
   let status: ConfigStatus = { version: first.snapshot.version, appliedAt: runtime.appliedAt.toISOString(), diagnostics: first.diagnostics, heldBack: first.heldBack, lastReloadError: null };
 
   let stopping = false;
@@ -168,6 +181,7 @@ export async function run(flags: RunFlags): Promise<number> {
       log('error', 'config', `reload failed, version ${status.version} keeps serving: ${(e as Error).message}`);
       return;
     }
+    latestStore = result.store;
     const errors = result.diagnostics.filter((d) => d.level === 'error');
     for (const d of errors) log('warn', 'config', formatDiagnostic(d));
     if (result.heldBack.length > 0) log('warn', 'config', `last good version kept for: ${result.heldBack.join(', ')}`);
@@ -177,7 +191,9 @@ export async function run(flags: RunFlags): Promise<number> {
       log('info', 'config', `config version ${result.snapshot.version} serving (${result.snapshot.listeners.length} listeners, ${result.snapshot.clusters.size} clusters)`);
     }, (e: Error) => log('error', 'config', `applying version ${result.snapshot.version} failed: ${e.message}`));
   };
-  const watcher = new ConfigWatcher(configPaths, [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined), reload);
+  // Certificate files named by the config are watched too: rotating one is a reload.
+  const fixedExtra = [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined);
+  const watcher = new ConfigWatcher(configPaths, () => [...fixedExtra, ...referencedPaths(latestStore)], reload);
   watcher.start();
 
   // Last line of defence: a bug reached by one request must not take every other one down.

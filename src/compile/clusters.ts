@@ -6,7 +6,7 @@ import { durationMsOr } from './duration.js';
 import { hostCovers, normalizeHost } from './hosts.js';
 import { clusterName } from './names.js';
 import { endpointPort, type RegistryService, type ServicePortInfo } from './registry.js';
-import { meshSecret, resolveCredential, resolveFiles } from './secrets.js';
+import { meshSecret, resolveCredential, resolveCredentialCa, resolveFiles } from './secrets.js';
 import type { ClientTls, Cluster, ConnectionPool, Endpoint, LoadBalancer, OutlierDetectionConfig, UpstreamProtocol } from './snapshot.js';
 import { isVisible, selectorMatches } from './visibility.js';
 
@@ -144,6 +144,14 @@ function buildCluster(ctx: CompileContext, owner: Resource, at: (string | number
     : service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN' ? 'strict_dns' : 'eds';
   const pool = compilePool(policy.connectionPool, ctx);
   let protocol: UpstreamProtocol = svcPort.protocol === 'HTTP2' || svcPort.protocol === 'GRPC' || svcPort.protocol === 'GRPC-WEB' ? 'http2' : svcPort.protocol === '' ? 'auto' : 'http1';
+  const tls = compileClientTls(ctx, policy.tls, service, endpoints);
+  if (tls !== null && rule !== null && tls.mode !== 'ISTIO_MUTUAL') {
+    // A credential that cannot be used: every connection fails (503 UF); say so at load.
+    for (const n of [tls.certSecret, tls.caSecret]) {
+      const e = n === null ? null : ctx.secrets.get(n)?.error ?? null;
+      if (e !== null) ctx.report(rule.rule, ['spec', 'trafficPolicy', 'tls'], 'SLU0210', 'warning', `TLS origination to ${host}: ${e}; requests to this destination get 503 (UF)`, 'fix the credentialName Secret or the certificate file paths');
+    }
+  }
   if (pool.useClientProtocol) protocol = 'auto';
   else if (pool.h2Upgrade && protocol === 'http1' && svcPort.protocol === 'HTTP') protocol = 'http2';
   return Object.freeze({
@@ -157,7 +165,7 @@ function buildCluster(ctx: CompileContext, owner: Resource, at: (string | number
     lb: compileLb(policy.loadBalancer),
     pool,
     outlier: compileOutlier(policy.outlierDetection),
-    tls: compileClientTls(ctx, policy.tls, service, endpoints),
+    tls,
     meshExternal: service.location === 'MESH_EXTERNAL',
     origins: Object.freeze(origins),
   });
@@ -177,6 +185,7 @@ function compilePool(cp: ConnectionPoolSettings | undefined, ctx: CompileContext
     maxConnectionDurationMs: durationMsOr(cp?.tcp?.maxConnectionDuration, 0),
     h2Upgrade: policy === 'UPGRADE' || (policy === 'DEFAULT' && meshUpgrade),
     useClientProtocol: cp?.http?.useClientProtocol === true,
+    maxConcurrentStreams: cp?.http?.maxConcurrentStreams ?? 2 ** 31 - 1,
   });
 }
 
@@ -230,9 +239,10 @@ function compileClientTls(ctx: CompileContext, tls: ClientTLSSettings | undefine
   let caSecret: string | null = null;
   let certSecret: string | null = null;
   if (tls?.credentialName !== undefined) {
-    const s = resolveCredential(ctx, tls.credentialName);
-    caSecret = s.name;
-    if (mode === 'MUTUAL') certSecret = s.name;
+    // Istio: CA from Secret <name>-cacert, else <name>; without one, the system roots verify.
+    const ca = resolveCredentialCa(ctx, tls.credentialName);
+    if (ca.error === null) caSecret = ca.name;
+    if (mode === 'MUTUAL') certSecret = resolveCredential(ctx, tls.credentialName).name;
   } else {
     if (tls?.caCertificates !== undefined) caSecret = resolveFiles(ctx, undefined, undefined, tls.caCertificates).name;
     if (mode === 'MUTUAL') certSecret = resolveFiles(ctx, tls?.clientCertificate, tls?.privateKey, undefined).name;

@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import type { L4MatchAttributes, RouteDestination } from '../api/types.js';
 import type { Resource } from '../config/resource.js';
 import { resourceRef } from '../config/resource.js';
@@ -8,7 +9,6 @@ import { intersectHosts, normalizeHost } from './hosts.js';
 import { gatewayRef } from './names.js';
 import { virtualServicesFor } from './http-routes.js';
 import type { L4Route, WeightedCluster } from './snapshot.js';
-import { selectorMatches } from './visibility.js';
 
 type VS = Resource<'VirtualService'>;
 
@@ -27,12 +27,43 @@ function boundHosts(ctx: CompileContext, vs: VS, s: MergedServer): string[] {
   return out;
 }
 
-function keepL4(ctx: CompileContext, vs: VS, m: L4MatchAttributes, ref: string, port: number): boolean {
+/**
+ * Istio's l4SingleMatch at a gateway: a match block applies when its `port` (if any) is the
+ * server port and its `gateways` (if any) name this Gateway. `sourceLabels`,
+ * `sourceNamespace` and `destinationSubnets` are not consulted for gateway tls/tcp routes; a
+ * note says so once per block that sets them.
+ */
+function keepL4(ctx: CompileContext, vs: VS, at: (string | number)[], m: L4MatchAttributes, ref: string, port: number): boolean {
   if (m.gateways !== undefined && m.gateways.length > 0 && !m.gateways.some((g) => gatewayRef(g, vs.namespace) === ref)) return false;
   if (m.port !== undefined && m.port !== port) return false;
-  if (m.sourceLabels !== undefined && !selectorMatches(m.sourceLabels, ctx.workload.labels)) return false;
-  if (m.sourceNamespace !== undefined && m.sourceNamespace !== ctx.workload.namespace) return false;
+  const ignored = (['sourceLabels', 'sourceNamespace', 'destinationSubnets'] as const).filter((f) => m[f] !== undefined);
+  if (ignored.length > 0) ctx.report(vs, [...at, ignored[0]!], 'SLU0208', 'info', `${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} not applied to gateway tls/tcp routes (as in Istio); this match applies to every connection on Gateway ${ref} port ${port}`);
   return true;
+}
+
+/**
+ * `destinationSubnets` compiled to a matcher on the connection's destination address
+ * (node:net BlockList, IPv4 and IPv6). Used where routes are built for a sidecar; gateway
+ * routes leave it null, as Istio does.
+ */
+export function compileDestinationSubnets(cidrs: readonly string[]): ((address: string) => boolean) | null {
+  if (cidrs.length === 0) return null;
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/');
+    const type = isIP(addr ?? '') === 6 ? 'ipv6' : 'ipv4';
+    const prefix = bits === undefined ? (type === 'ipv6' ? 128 : 32) : Number(bits);
+    if (isIP(addr ?? '') === 0 || !Number.isInteger(prefix)) continue;
+    list.addSubnet(addr!, prefix, type);
+  }
+  return (address: string): boolean => list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+}
+
+function l4Route(r: Omit<L4Route, 'destinationMatcher'>, matcher: ((address: string) => boolean) | null): L4Route {
+  const out = { ...r } as L4Route;
+  // Non-enumerable: the snapshot stays JSON-dumpable.
+  Object.defineProperty(out, 'destinationMatcher', { value: matcher, enumerable: false });
+  return Object.freeze(out);
 }
 
 function weighted(ctx: CompileContext, vs: VS, at: (string | number)[], route: readonly RouteDestination[], port: number): { clusters: WeightedCluster[]; total: number } {
@@ -53,11 +84,13 @@ function weighted(ctx: CompileContext, vs: VS, at: (string | number)[], route: r
  */
 export function buildTlsRoutes(ctx: CompileContext, s: MergedServer): L4Route[] {
   const out: L4Route[] = [];
+  let httpOnly: VS | null = null;
   for (const vs of virtualServicesFor(ctx, new Set([s.ref]))) {
     if (boundHosts(ctx, vs, s).length === 0) continue;
+    if ((vs.spec.tls ?? []).length === 0 && (vs.spec.http ?? []).length > 0) httpOnly ??= vs;
     (vs.spec.tls ?? []).forEach((rule, ruleIndex) => {
       rule.match.forEach((m, matchIndex) => {
-        if (!keepL4(ctx, vs, m, s.ref, s.port)) return;
+        if (!keepL4(ctx, vs, ['spec', 'tls', ruleIndex, 'match', matchIndex], m, s.ref, s.port)) return;
         const sni = m.sniHosts
           .map((h) => h.toLowerCase())
           .flatMap((h) => s.hosts.map((e) => intersectHosts(h, e.host)).filter((x): x is string => x !== null));
@@ -65,16 +98,22 @@ export function buildTlsRoutes(ctx: CompileContext, s: MergedServer): L4Route[] 
         const at = ['spec', 'tls', ruleIndex];
         const { clusters, total } = weighted(ctx, vs, at, rule.route ?? [], s.port);
         const pos = vs.pos([...at, 'match', matchIndex]);
-        out.push(Object.freeze({
+        out.push(l4Route({
           name: `${vs.namespace}.${vs.name}.tls.${ruleIndex}`,
-          sniHosts: Object.freeze([...new Set(sni)]),
-          destinationSubnets: Object.freeze(m.destinationSubnets ?? []),
+          // `*` = any server name: the chain without names.
+          sniHosts: Object.freeze(sni.includes('*') ? [] : [...new Set(sni)]),
+          destinationSubnets: Object.freeze([]),
           clusters: Object.freeze(clusters),
           totalWeight: total,
           source: Object.freeze({ resource: resourceRef(vs), file: pos.file, line: pos.line, col: pos.col, rule: ruleIndex, match: matchIndex }),
-        }));
+        }, null));
       });
     });
+  }
+  if (out.length === 0 && httpOnly !== null) {
+    ctx.report(httpOnly, ['spec', 'http'], 'SLU0209', 'warning',
+      `Gateway ${s.ref} port ${s.port} passes TLS through (mode ${s.tlsMode}), so http routes never match there and connections are closed`,
+      'route by SNI with tls: [{match: [{sniHosts: [...]}], route: [...]}], or terminate TLS on the server (tls.mode SIMPLE with credentialName)');
   }
   return out;
 }
@@ -87,18 +126,18 @@ export function buildTcpRoutes(ctx: CompileContext, s: MergedServer): L4Route[] 
     (vs.spec.tcp ?? []).forEach((rule, ruleIndex) => {
       const blocks = rule.match !== undefined && rule.match.length > 0 ? rule.match : [undefined];
       blocks.forEach((m, matchIndex) => {
-        if (m !== undefined && !keepL4(ctx, vs, m, s.ref, s.port)) return;
         const at = ['spec', 'tcp', ruleIndex];
+        if (m !== undefined && !keepL4(ctx, vs, [...at, 'match', matchIndex], m, s.ref, s.port)) return;
         const { clusters, total } = weighted(ctx, vs, at, rule.route ?? [], s.port);
         const pos = vs.pos(m !== undefined ? [...at, 'match', matchIndex] : at);
-        out.push(Object.freeze({
+        out.push(l4Route({
           name: `${vs.namespace}.${vs.name}.tcp.${ruleIndex}`,
           sniHosts: Object.freeze([]),
-          destinationSubnets: Object.freeze(m?.destinationSubnets ?? []),
+          destinationSubnets: Object.freeze([]),
           clusters: Object.freeze(clusters),
           totalWeight: total,
           source: Object.freeze({ resource: resourceRef(vs), file: pos.file, line: pos.line, col: pos.col, rule: ruleIndex, match: m !== undefined ? matchIndex : -1 }),
-        }));
+        }, null));
       });
     });
   }

@@ -67,6 +67,8 @@ export interface FilterChain {
   /** Plain HTTP server with `httpsRedirect`: every request answers 301 to https. */
   readonly httpsRedirect: boolean;
   readonly policies: ListenerPolicies;
+  /** How `x-forwarded-client-cert` is handled on this chain's HTTP requests (absent = SANITIZE_SET). */
+  readonly forwardClientCertDetails?: ForwardClientCertDetails;
   /** Gateway/server this chain came from, for trace and logs. */
   readonly origin: { readonly gateway: string; readonly server: number; readonly portName: string; readonly source: SourcePos } | null;
 }
@@ -83,7 +85,12 @@ export interface ServerTls {
   readonly maxVersion: string;
   readonly cipherSuites: readonly string[];
   readonly alpn: readonly string[];
+  /** Hash of the parameters and of every secret's material: the runtime's context cache key. */
+  readonly fingerprint?: string;
 }
+
+/** `meshConfig.defaultConfig.gatewayTopology.forwardClientCertDetails` (Istio's gateway default SANITIZE_SET). */
+export type ForwardClientCertDetails = 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
 
 export interface TlsSecret {
   readonly name: string;
@@ -93,6 +100,8 @@ export interface TlsSecret {
   /** Where it came from: `kubernetes://ns/name`, `file://...`, `--credentials DIR`. */
   readonly origin: string;
   readonly error: string | null;
+  /** Short hash of the material: runtimes rebuild TLS contexts only when it changes (rotation). */
+  readonly fingerprint?: string;
 }
 
 // ---------------------------------------------------------------- L4 routes
@@ -101,7 +110,10 @@ export interface L4Route {
   readonly name: string;
   /** Lower-case SNI patterns (`tls` routes); empty = any. */
   readonly sniHosts: readonly string[];
+  /** CIDRs the connection's destination (local) address must be in; empty = any. */
   readonly destinationSubnets: readonly string[];
+  /** Compiled `destinationSubnets` (non-enumerable); null = any destination. */
+  readonly destinationMatcher?: ((address: string) => boolean) | null;
   readonly clusters: readonly WeightedCluster[];
   readonly totalWeight: number;
   readonly source: RouteSource;
@@ -266,6 +278,8 @@ export interface ConnectionPool {
   readonly maxConnectionDurationMs: number;
   readonly h2Upgrade: boolean;
   readonly useClientProtocol: boolean;
+  /** HTTP/2 streams per upstream connection (`maxConcurrentStreams`), also capped by the peer's SETTINGS. */
+  readonly maxConcurrentStreams?: number;
 }
 
 export interface OutlierDetectionConfig {

@@ -39,6 +39,13 @@ export function readCredentialsDir(dir: string | undefined): Map<string, Credent
 
 /** Certificate/key/CA file paths named by Gateways and DestinationRules, read now. */
 export function readReferencedFiles(store: ConfigStore): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of referencedPaths(store)) { const v = readIf(p); if (v !== null) out.set(p, v); }
+  return out;
+}
+
+/** The certificate/key/CA paths the config names (watched, so rotating a file reloads). */
+export function referencedPaths(store: ConfigStore): string[] {
   const paths = new Set<string>();
   const add = (p: unknown): void => { if (typeof p === 'string' && p !== '') paths.add(p); };
   for (const gw of store.list('Gateway')) {
@@ -53,7 +60,5 @@ export function readReferencedFiles(store: ConfigStore): Map<string, string> {
       for (const t of [tp?.tls, ...(tp?.portLevelSettings ?? []).map((p) => p.tls)]) { add(t?.clientCertificate); add(t?.privateKey); add(t?.caCertificates); }
     }
   }
-  const out = new Map<string, string>();
-  for (const p of paths) { const v = readIf(p); if (v !== null) out.set(p, v); }
-  return out;
+  return [...paths];
 }

@@ -13,22 +13,23 @@ const DEBOUNCE_MS = 60;
  */
 export class ConfigWatcher {
   readonly #paths: readonly string[];
-  readonly #extra: readonly string[];
+  readonly #extra: () => readonly string[];
   readonly #onChange: () => void;
   readonly #watchers: FSWatcher[] = [];
   #fingerprint: string;
   #poll: NodeJS.Timeout | null = null;
   #debounce: NodeJS.Timeout | null = null;
 
-  constructor(paths: readonly string[], extra: readonly string[], onChange: () => void) {
+  /** `extra` may be a function: files named by the config (certificate paths) change with it. */
+  constructor(paths: readonly string[], extra: readonly string[] | (() => readonly string[]), onChange: () => void) {
     this.#paths = paths;
-    this.#extra = extra;
+    this.#extra = typeof extra === 'function' ? extra : () => extra;
     this.#onChange = onChange;
     this.#fingerprint = this.#scan();
   }
 
   start(): void {
-    for (const p of [...this.#paths, ...this.#extra]) {
+    for (const p of [...this.#paths, ...this.#extra()]) {
       try {
         const st = statSync(p, { throwIfNoEntry: false });
         if (st === undefined) continue;
@@ -81,7 +82,7 @@ export class ConfigWatcher {
         for (const n of readdirSync(p)) walk(`${p}/${n}`, depth + 1);
       } catch { /* unreadable: ignore */ }
     };
-    for (const p of this.#extra) walk(p, 0);
+    for (const p of this.#extra()) walk(p, 0);
     return out;
   }
 }

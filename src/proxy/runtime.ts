@@ -1,9 +1,10 @@
 import type { Snapshot } from '../compile/snapshot.js';
-import { AccessLog, formatHttpLine, formatTcpLine, type AccessLogTarget } from '../telemetry/access-log.js';
+import { AccessLog, formatHttpLine, formatRefusedLine, formatTcpLine, type AccessLogTarget } from '../telemetry/access-log.js';
 import { IstioMetrics } from '../telemetry/metrics.js';
 import { log } from '../util/log.js';
 import { FastHttp1Codec } from './codec/fast-http1.js';
 import { NodeHttp1Codec, setClientErrorHook } from './codec/node-http1.js';
+import './filters/index.js';
 import { NodeHttp2Codec } from './codec/node-http2.js';
 import type { Http1ServerCodec, HttpStream, ProxyContext } from './http/stream.js';
 import { ListenerManager } from './listener/listener-manager.js';
@@ -20,6 +21,8 @@ export interface RuntimeOptions {
   headersTimeoutMs?: number;
   /** Downstream HTTP/1.1 codec: `fast` (llhttp on raw sockets) or `node` (node:http, the reference). */
   codec?: 'fast' | 'node';
+  /** ClientHello / TLS handshake deadline (`--listener-filters-timeout`), default 15 s. */
+  listenerFiltersTimeoutMs?: number;
 }
 
 /**
@@ -48,10 +51,12 @@ export class ProxyRuntime implements ProxyContext {
     this.h1 = o.codec === 'fast' ? new FastHttp1Codec(h1Options) : new NodeHttp1Codec(h1Options);
     this.h2 = new NodeHttp2Codec(idle);
     this.listeners = new ListenerManager(this, this.h1, this.h2, {
-      connectionRefused: (l, socket, reason, sni) => {
+      connectionRefused: (l, socket, reason, sni, kind) => {
         log('warn', 'listener', `${l.name}: connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}${sni !== '' ? ` (SNI ${sni})` : ''} closed: ${reason}`);
+        // Istio's listener access log records connections no filter chain accepted (NR).
+        if (kind === 'no_filter_chain' && this.accessLog.enabled) this.accessLog.write(formatRefusedLine(socket, sni));
       },
-    });
+    }, { listenerFiltersTimeoutMs: o.listenerFiltersTimeoutMs ?? 15_000 });
     setClientErrorHook((status, code, socket) => {
       log('info', 'http', `${status} for malformed request from ${socket.remoteAddress ?? '?'}: ${code}`);
     });

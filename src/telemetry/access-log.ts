@@ -58,6 +58,12 @@ export function formatTcpLine(s: TcpSession): string {
   return `[${isoTime(s.startWall)}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "-" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
 }
 
+/** A connection no filter chain accepted: Envoy's listener access log, flag NR. */
+export function formatRefusedLine(socket: { localAddress?: string | undefined; localPort?: number | undefined; remoteAddress?: string | undefined; remotePort?: number | undefined }, sni: string): string {
+  const v4 = (a: string | undefined): string => (a ?? '').replace(/^::ffff:/, '');
+  return `[${new Date().toISOString()}] "- - -" 0 NR filter_chain_not_found - "-" 0 0 0 - "-" "-" "-" "-" "-" - - ${addr(v4(socket.localAddress), socket.localPort ?? 0)} ${addr(v4(socket.remoteAddress), socket.remotePort ?? 0)} ${dash(sni)} -\n`;
+}
+
 export class AccessLog {
   readonly #out: NodeJS.WritableStream | WriteStream | null;
   #buf = '';

@@ -1,20 +1,32 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect as h2connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { createTestCa, issueCert, writeCredential } from '../support/certs.js';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { createTestCa, issueCert, writeCredential, type IssuedCert, type TestCa } from '../support/certs.js';
+import { startHttpsEcho, startTcpEcho, startTlsEcho } from '../support/tls-backends.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { startEchoBackend, type EchoBackend, type EchoReply } from '../support/echo-backend.js';
+import { startEchoBackend, type EchoReply } from '../support/echo-backend.js';
 import { rawExchange, type RawStep } from '../support/raw-http.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
 
 // Data-driven end-to-end cases (Gateway API conformance style): each folder holds
 // config.yaml (Istio YAML; `${backend.NAME}` stands for the port of echo backend NAME) and
-// cases.yaml (request → what the backend saw → response). Optional run.yaml: { args, ports }.
+// cases.yaml (request → what the backend saw → response). Optional run.yaml: { args, ports,
+// certificates, clientCertificates, backends } — see RunSpec.
 
 export interface CaseRequest {
   scheme?: 'http' | 'https';
+  /** `tcp` / `tls`: open a raw connection, send `send`, compare what comes back with response.body. */
+  protocol?: 'http' | 'tcp' | 'tls';
+  send?: string;
+  /** HTTP/2: ALPN h2 on https, prior knowledge (h2c) on http. */
+  http2?: boolean;
+  /** Present this client certificate (run.yaml clientCertificates name). */
+  clientCert?: string;
   /** TLS server name (default: host). */
   sni?: string;
   method?: string;
@@ -29,8 +41,8 @@ export interface ConformanceCase {
   name: string;
   request: CaseRequest;
   /** The request must reach this echo backend, which saw this. */
-  backend?: { name: string; path?: string; method?: string; host?: string; headers?: Record<string, string>; absentHeaders?: string[] };
-  response?: { status?: number; headers?: Record<string, string>; absentHeaders?: string[]; body?: string; bodyContains?: string };
+  backend?: { name: string; path?: string; method?: string; host?: string; headers?: Record<string, string>; absentHeaders?: string[]; /** TLS backends: the SNI and client certificate CN they saw. */ sni?: string; clientCn?: string };
+  response?: { status?: number; headers?: Record<string, string>; absentHeaders?: string[]; body?: string; bodyContains?: string; refused?: boolean };
   /** Send `repeat` times and check each backend's share. */
   repeat?: number;
   distribution?: Record<string, [number, number]>;
@@ -59,6 +71,76 @@ export interface ConformanceCase {
     /** Per response: a regex the body must match. */
     bodies?: (string | null)[];
   };
+  /** A line of the operational log (stderr) must match this regex. */
+  stderr?: string;
+  /** A copy of the request must reach this (mirror) backend. */
+  mirrored?: { name: string; path?: string; host?: string };
+}
+
+/** run.yaml: how to start the case. */
+export interface RunSpec {
+  args?: string[];
+  ports?: number[];
+  /**
+   * Server/client certificates signed by the case CA. `as`: `credentials` (default; written to
+   * --credentials DIR/<name>/ with ca.crt), `secret-tls` or `secret-generic` (a Secret in the
+   * config, keys tls.crt/tls.key/ca.crt as `kubectl create secret ... --from-file` makes them).
+   */
+  certificates?: { name: string; hosts: string[]; as?: 'credentials' | 'secret-tls' | 'secret-generic'; namespace?: string; client?: boolean }[];
+  /** Client certificates for requests (`clientCert:`); `rogue: true` = signed by another CA. */
+  clientCertificates?: { name: string; sans: string[]; cn?: string; rogue?: boolean }[];
+  /** Backends other than the HTTP echo: `https`, `mtls-https` (needs a client cert), `tls` (echo), `tcp` (echo). */
+  backends?: { name: string; kind: 'https' | 'mtls-https' | 'tls' | 'tcp'; hosts?: string[] }[];
+}
+
+interface ClientTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** A raw TCP or TLS exchange: send bytes, collect the reply until the peer closes or `want` bytes came. */
+export function sendRaw(port: number, r: CaseRequest, tls: ClientTls | null, want: number): Promise<{ refused: boolean; body: string; error: string }> {
+  return new Promise((resolve) => {
+    const sock = tls === null
+      ? netConnect(port, '127.0.0.1')
+      : tlsConnect({ host: '127.0.0.1', port, servername: r.sni ?? r.host ?? '', ...(tls.ca !== undefined ? { ca: tls.ca } : { rejectUnauthorized: false }), ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}) });
+    let body = '';
+    let ready = false;
+    let done = false;
+    const finish = (error: string): void => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      resolve({ refused: !ready || (error !== '' && body === ''), body, error });
+    };
+    sock.once(tls === null ? 'connect' : 'secureConnect', () => { ready = true; sock.write(r.send ?? ''); });
+    sock.on('data', (d: Buffer) => { body += d.toString(); if (body.length >= want) finish(''); });
+    sock.on('error', (e) => finish(e.message));
+    sock.on('close', () => finish(''));
+  });
+}
+
+function sendH2(port: number, r: CaseRequest, tls: ClientTls | null): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const host = r.host ?? 'localhost';
+    const session = tls === null
+      ? h2connect(`http://127.0.0.1:${port}`)
+      : h2connect(`https://127.0.0.1:${port}`, { servername: r.sni ?? host.split(':')[0], ...(tls.ca !== undefined ? { ca: tls.ca } : { rejectUnauthorized: false }), ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}) });
+    session.on('error', reject);
+    const req = session.request({ ':method': r.method ?? 'GET', ':path': r.path ?? '/', ':authority': host, ...(r.headers ?? {}) });
+    const chunks: Buffer[] = [];
+    let status = 0;
+    const headers: Record<string, string> = {};
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : String(v);
+    });
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => { session.close(); resolve({ status, headers, body: Buffer.concat(chunks).toString('utf8') }); });
+    req.on('error', (e) => { session.close(); reject(e); });
+    req.end(r.body);
+  });
 }
 
 export interface HttpResult {
@@ -67,13 +149,14 @@ export interface HttpResult {
   body: string;
 }
 
-export function sendRequest(port: number, r: CaseRequest, ca?: string): Promise<HttpResult> {
+export function sendRequest(port: number, r: CaseRequest, ca?: string, client?: { cert: string; key: string }): Promise<HttpResult> {
+  if (r.http2 === true) return sendH2(port, r, r.scheme === 'https' ? { ...(ca !== undefined ? { ca } : {}), ...(client ?? {}) } : null);
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...(r.headers ?? {}) };
     if (r.host !== undefined) headers.host = r.host;
     const opts = { host: '127.0.0.1', port, method: r.method ?? 'GET', path: r.path ?? '/', headers, agent: false };
     const send = r.scheme === 'https'
-      ? (cb: Parameters<typeof httpRequest>[1]) => httpsRequest({ ...opts, servername: r.sni ?? (r.host ?? '').split(':')[0], ...(ca !== undefined ? { ca } : { rejectUnauthorized: false }) }, cb)
+      ? (cb: Parameters<typeof httpRequest>[1]) => httpsRequest({ ...opts, servername: r.sni ?? (r.host ?? '').split(':')[0], ...(ca !== undefined ? { ca } : { rejectUnauthorized: false }), ...(client ?? {}) }, cb)
       : (cb: Parameters<typeof httpRequest>[1]) => httpRequest(opts, cb);
     const req = send((res) => {
       const chunks: Buffer[] = [];
@@ -97,7 +180,10 @@ export interface CaseEnvironment {
   sluice: SluiceProcess;
   /** CA that signed the case's server certificates (run.yaml `certificates`). */
   ca?: string;
-  backends: Map<string, EchoBackend>;
+  /** Client certificates by run.yaml name. */
+  clients: Map<string, IssuedCert>;
+  /** By name; HTTP echo backends also list the requests they `seen`. */
+  backends: Map<string, { port: number; close(): Promise<void>; seen?: EchoReply[] }>;
   cases: ConformanceCase[];
   close(): Promise<void>;
 }
@@ -109,33 +195,57 @@ export type Codec = (typeof CODECS)[number];
 /** Starts the echo backends a case folder names and Sluice on its config (`codec`: `--codec`). */
 export async function startCase(dir: string, codec?: Codec): Promise<CaseEnvironment> {
   const raw = readFileSync(join(dir, 'config.yaml'), 'utf8');
+  const run: RunSpec = existsSync(join(dir, 'run.yaml')) ? (parse(readFileSync(join(dir, 'run.yaml'), 'utf8')) as RunSpec) : {};
+  const needsCa = run.certificates !== undefined || run.clientCertificates !== undefined || run.backends !== undefined;
+  const ca: TestCa | null = needsCa ? createTestCa() : null;
   const names = [...new Set([...raw.matchAll(/\$\{backend\.([a-z0-9-]+)\}/g)].map((m) => m[1]!))];
-  const backends = new Map<string, EchoBackend>();
-  for (const n of names) backends.set(n, await startEchoBackend(n));
-  const text = raw.replace(/\$\{backend\.([a-z0-9-]+)\}/g, (_, n: string) => String(backends.get(n)!.port));
+  const backends = new Map<string, { port: number; close(): Promise<void>; seen?: EchoReply[] }>();
+  for (const n of names) {
+    const spec = run.backends?.find((b) => b.name === n);
+    if (spec === undefined) { backends.set(n, await startEchoBackend(n)); continue; }
+    const hosts = spec.hosts ?? [`${n}.example.com`];
+    const leaf = spec.kind === 'tcp' ? null : issueCert(ca!, hosts[0]!, hosts);
+    backends.set(n, spec.kind === 'tcp' ? await startTcpEcho(n)
+      : spec.kind === 'tls' ? await startTlsEcho(n, leaf!.cert, leaf!.key)
+      : await startHttpsEcho(n, leaf!.cert, leaf!.key, spec.kind === 'mtls-https' ? { ca: ca!.certPem, requestCert: true } : {}));
+  }
+  let text = raw.replace(/\$\{backend\.([a-z0-9-]+)\}/g, (_, n: string) => String(backends.get(n)!.port));
   const work = mkdtempSync(join(tmpdir(), 'sluice-conf-'));
-  writeFileSync(join(work, 'config.yaml'), text);
-  const run = existsSync(join(dir, 'run.yaml'))
-    ? (parse(readFileSync(join(dir, 'run.yaml'), 'utf8')) as { args?: string[]; ports?: number[]; certificates?: { name: string; hosts: string[] }[] })
-    : {};
   const ports = run.ports ?? gatewayPorts(text);
   const args = ['--resolve', 'localhost=127.0.0.1', ...(codec !== undefined ? ['--codec', codec] : []), ...(run.args ?? [])];
-  let caPem: string | undefined;
+  const caFile = join(work, 'case-ca.crt');
+  if (ca !== null) writeFileSync(caFile, ca.certPem);
+  args.forEach((a, i) => { args[i] = a.replace('${caFile}', caFile); });
+  text = text.replace(/\$\{caFile\}/g, caFile);
   if (run.certificates !== undefined) {
-    const ca = createTestCa();
-    caPem = ca.certPem;
     const creds = join(work, 'credentials');
+    let usesDir = false;
     for (const c of run.certificates) {
-      const leaf = issueCert(ca, c.hosts[0]!, c.hosts);
-      writeCredential(creds, c.name, { cert: leaf.cert, key: leaf.key, ca: ca.certPem });
+      const leaf = issueCert(ca!, c.hosts[0]!, c.hosts, { client: c.client === true });
+      if ((c.as ?? 'credentials') === 'credentials') {
+        writeCredential(creds, c.name, { cert: leaf.cert, key: leaf.key, ca: ca!.certPem });
+        usesDir = true;
+        continue;
+      }
+      const b64 = (v: string): string => Buffer.from(v).toString('base64');
+      text += `\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: ${c.name}, namespace: ${c.namespace ?? 'istio-system'}}\ntype: ${c.as === 'secret-tls' ? 'kubernetes.io/tls' : 'Opaque'}\ndata:\n  tls.crt: ${b64(leaf.cert)}\n  tls.key: ${b64(leaf.key)}\n  ca.crt: ${b64(ca!.certPem)}\n`;
     }
-    args.push('--credentials', creds);
+    if (usesDir) args.push('--credentials', creds);
   }
+  writeFileSync(join(work, 'config.yaml'), text);
+  const clients = new Map<string, IssuedCert>();
+  let rogue: TestCa | null = null;
+  for (const c of run.clientCertificates ?? []) {
+    const signer = c.rogue === true ? (rogue ??= createTestCa('Rogue CA')) : ca!;
+    clients.set(c.name, issueCert(signer, c.cn ?? c.name, c.sans, { client: true }));
+  }
+  const caPem = ca?.certPem;
   const sluice = await startSluice({ config: [join(work, 'config.yaml')], ports, args });
   const cases = parse(readFileSync(join(dir, 'cases.yaml'), 'utf8')) as ConformanceCase[];
   return {
     sluice,
     ...(caPem !== undefined ? { ca: caPem } : {}),
+    clients,
     backends,
     cases,
     close: async () => {
@@ -166,10 +276,37 @@ export function listCases(root: string): string[] {
 export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
   const port = env.sluice.port(c.request.port ?? 80);
   if (c.raw !== undefined) { await checkRaw(env, c, port); return; }
+  let client: { cert: string; key: string } | undefined;
+  if (c.request.clientCert !== undefined) {
+    const cc = env.clients.get(c.request.clientCert);
+    if (cc === undefined) throw new Error(`run.yaml has no clientCertificates entry ${c.request.clientCert}`);
+    client = { cert: cc.cert, key: cc.key };
+  }
+  if (c.request.protocol === 'tcp' || c.request.protocol === 'tls') {
+    const want = c.response?.body ?? '';
+    const res = await sendRaw(port, c.request, c.request.protocol === 'tls' ? { ...(env.ca !== undefined ? { ca: env.ca } : {}), ...(client ?? {}) } : null, Math.max(want.length, 1));
+    if (c.response?.refused === true) {
+      if (!res.refused) throw new Error(`expected the connection to be refused, got ${JSON.stringify(res.body)}`);
+    } else {
+      if (res.refused) throw new Error(`connection refused: ${res.error}`);
+      if (c.response?.body !== undefined && res.body !== want) throw new Error(`reply ${JSON.stringify(res.body)}, expected ${JSON.stringify(want)}`);
+      if (c.response?.bodyContains !== undefined && !res.body.includes(c.response.bodyContains)) throw new Error(`reply ${JSON.stringify(res.body)} lacks ${JSON.stringify(c.response.bodyContains)}`);
+    }
+    if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
+    if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
+    return;
+  }
+  if (c.response?.refused === true) {
+    const err = await sendRequest(port, c.request, env.ca, client).then((r) => new Error(`expected the connection to be refused, got status ${r.status}`), (e: Error) => e);
+    if (err.message.startsWith('expected the connection')) throw err;
+    if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
+    if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
+    return;
+  }
   if (c.repeat !== undefined) {
     const counts: Record<string, number> = {};
     for (let i = 0; i < c.repeat; i++) {
-      const res = await sendRequest(port, c.request, env.ca);
+      const res = await sendRequest(port, c.request, env.ca, client);
       const who = res.status === 200 ? (JSON.parse(res.body) as EchoReply).backend : `status ${res.status}`;
       counts[who] = (counts[who] ?? 0) + 1;
     }
@@ -179,7 +316,7 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
     }
     return;
   }
-  const res = await sendRequest(port, c.request, env.ca);
+  const res = await sendRequest(port, c.request, env.ca, client);
   const want = c.response ?? {};
   const status = want.status ?? (c.backend !== undefined ? 200 : undefined);
   if (status !== undefined && res.status !== status) throw new Error(`status ${res.status}, expected ${status}; body: ${res.body.slice(0, 300)}`);
@@ -201,6 +338,9 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
     if (b.path !== undefined && echo.path !== b.path) throw new Error(`backend saw path ${echo.path}, expected ${b.path}`);
     if (b.method !== undefined && echo.method !== b.method) throw new Error(`backend saw method ${echo.method}, expected ${b.method}`);
     if (b.host !== undefined && echo.host !== b.host) throw new Error(`backend saw host ${echo.host}, expected ${b.host}`);
+    const tlsView = echo as EchoReply & { sni?: string; clientCn?: string };
+    if (b.sni !== undefined && tlsView.sni !== b.sni) throw new Error(`backend saw SNI ${tlsView.sni}, expected ${b.sni}`);
+    if (b.clientCn !== undefined && tlsView.clientCn !== b.clientCn) throw new Error(`backend saw client certificate CN ${tlsView.clientCn}, expected ${b.clientCn}`);
     for (const [k, v] of Object.entries(b.headers ?? {})) {
       const got = echo.headers[k.toLowerCase()];
       const ok = v.startsWith('/') && v.endsWith('/') && v.length > 1 ? got !== undefined && new RegExp(v.slice(1, -1)).test(got) : got === v;
@@ -209,6 +349,19 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
     for (const k of b.absentHeaders ?? []) if (echo.headers[k.toLowerCase()] !== undefined) throw new Error(`backend saw header ${k}: ${echo.headers[k.toLowerCase()]}, expected it absent`);
   }
   if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
+  if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
+  if (c.mirrored !== undefined) {
+    const m = c.mirrored;
+    const b = env.backends.get(m.name);
+    if (b === undefined || b.seen === undefined) throw new Error(`no HTTP echo backend ${m.name} in config.yaml`);
+    const seen = b.seen;
+    const deadline = Date.now() + 5000;
+    const hit = (e: EchoReply): boolean => (m.path === undefined || e.path === m.path) && (m.host === undefined || e.host === m.host);
+    while (!seen.some(hit)) {
+      if (Date.now() > deadline) throw new Error(`mirror backend ${m.name} never saw ${JSON.stringify(m)}; it saw ${JSON.stringify(seen.map((e) => [e.path, e.host]))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 async function checkRaw(env: CaseEnvironment, c: ConformanceCase, port: number): Promise<void> {

@@ -30,11 +30,12 @@ export function createTestCa(name = 'Sluice Test CA'): TestCa {
 }
 
 /** A leaf certificate signed by `ca` with the given DNS/IP/URI SANs. */
-export function issueCert(ca: TestCa, cn: string, sans: string[], opts: { days?: number; client?: boolean } = {}): IssuedCert {
+export function issueCert(ca: TestCa, cn: string, sans: string[], opts: { days?: number; client?: boolean; rsa?: boolean } = {}): IssuedCert {
   const dir = mkdtempSync(join(ca.dir, 'leaf-'));
   const san = sans.map((s) => (s.includes('://') ? `URI:${s}` : /^[\d.]+$/.test(s) || s.includes(':') ? `IP:${s}` : `DNS:${s}`)).join(',');
   writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=${san}\nextendedKeyUsage=${opts.client === true ? 'clientAuth,serverAuth' : 'serverAuth,clientAuth'}\nbasicConstraints=CA:FALSE\n`);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${cn}`, '-keyout', 'leaf.key', '-out', 'leaf.csr'], dir);
+  const keyArgs = opts.rsa === true ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+  openssl(['req', ...keyArgs, '-nodes', '-subj', `/CN=${cn}`, '-keyout', 'leaf.key', '-out', 'leaf.csr'], dir);
   openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-days', String(opts.days ?? 30), '-extfile', 'ext.cnf', '-out', 'leaf.crt'], dir);
   return { cert: readFileSync(join(dir, 'leaf.crt'), 'utf8'), key: readFileSync(join(dir, 'leaf.key'), 'utf8'), certFile: join(dir, 'leaf.crt'), keyFile: join(dir, 'leaf.key') };
 }

@@ -32,8 +32,13 @@ export interface EchoBackend {
  */
 export async function startEchoBackend(name: string, port = 0): Promise<EchoBackend> {
   const seen: EchoReply[] = [];
+  const upgraded = new Set<Socket>();
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => handle(name, seen, req, res));
-  server.on('upgrade', (req: IncomingMessage, socket: Socket) => upgrade(name, req, socket));
+  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    upgrade(name, req, socket);
+  });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   const p = (server.address() as AddressInfo).port;
   return {
@@ -41,7 +46,11 @@ export async function startEchoBackend(name: string, port = 0): Promise<EchoBack
     port: p,
     server,
     seen,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () => new Promise((r) => {
+      for (const s of upgraded) s.destroy();
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
   };
 }
 

@@ -34,6 +34,9 @@ export class NodeHttp1Codec implements DownstreamCodec {
       maxHeaderSize: MAX_REQUEST_HEADER_BYTES,
       requestTimeout: 0,
       headersTimeout: o.headersTimeoutMs,
+      // How often node:http checks the headers timeout (its default, 30 s, lets a slowloris
+      // client linger half a minute past the limit).
+      connectionsCheckingInterval: Math.max(250, Math.min(1000, o.headersTimeoutMs / 2)),
       keepAliveTimeout: o.idleTimeoutMs,
       joinDuplicateHeaders: false,
       requireHostHeader: false,
@@ -43,6 +46,9 @@ export class NodeHttp1Codec implements DownstreamCodec {
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => upgradeCodec.onUpgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket));
+    // The server is never bound, but node:http starts its connection tracking (headersTimeout
+    // checks against slowloris, closeIdleConnections for drain) on 'listening'.
+    this.server.emit('listening');
   }
 
   serve(socket: Socket, conn: DownstreamConnection): void {

@@ -43,7 +43,10 @@ export class NodeHttp2Codec implements DownstreamCodec {
 
   /** Draining: GOAWAY on every session; streams in flight finish. */
   drain(): void {
-    for (const s of this.#sessions) { s.goaway(); s.close(); }
+    for (const s of this.#sessions) {
+      if (s.destroyed || s.closed) continue;
+      try { s.goaway(); s.close(); } catch { s.destroy(); }
+    }
   }
 
   serve(socket: Socket, conn: DownstreamConnection): void {

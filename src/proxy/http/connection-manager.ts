@@ -5,6 +5,7 @@ import type { RouteConfiguration, Snapshot, VirtualHost } from '../../compile/sn
 import { FilterStatus, type HttpFilter } from './filter.js';
 import { getHeader, removeHeaderPrefix, setHeader } from './headers.js';
 import { sendLocalReply } from './local-reply.js';
+import { applyForwardClientCert } from '../listener/xfcc.js';
 import { ResponseFlag } from './response-flags.js';
 import { forwardRequest, sendDirectResponse, sendRedirect } from './router.js';
 import type { HttpStream } from './stream.js';
@@ -116,6 +117,7 @@ function prepareRequestHeaders(s: HttpStream): void {
   const peer = s.conn.remoteAddress;
   setHeader(h, 'x-forwarded-for', 'x-forwarded-for', xff === undefined ? peer : `${xff},${peer}`);
   setHeader(h, 'x-forwarded-proto', 'x-forwarded-proto', s.scheme);
+  applyForwardClientCert(h, s.conn);
   let rid = getHeader(h, 'x-request-id');
   if (rid === undefined || rid === '') {
     rid = randomUUID();

@@ -36,6 +36,7 @@ export function sendLocalReply(s: HttpStream, status: number, body: string, flag
     completeStream(s);
     return;
   }
+  if (isGrpc(s)) { sendGrpcLocalReply(s, status, body !== '' ? body : details, extra, mutation); return; }
   s.responseCode = status;
   const headers: HeaderList = [];
   const bodyBuf = body === '' ? null : Buffer.from(body, 'utf8');
@@ -52,5 +53,38 @@ export function sendLocalReply(s: HttpStream, status: number, body: string, flag
     s.codec.sendData(s, bodyBuf!);
     s.codec.sendEnd(s, null);
   }
+  completeStream(s);
+}
+
+// ---------------------------------------------------------------- gRPC local replies
+
+/** Envoy's Grpc::Utility::httpToGrpcStatus. */
+function grpcStatusFor(http: number): number {
+  switch (http) {
+    case 400: return 13; // INTERNAL
+    case 401: return 16; // UNAUTHENTICATED
+    case 403: return 7; // PERMISSION_DENIED
+    case 404: return 12; // UNIMPLEMENTED
+    case 429: case 502: case 503: case 504: return 14; // UNAVAILABLE
+    default: return 2; // UNKNOWN
+  }
+}
+
+function isGrpc(s: HttpStream): boolean {
+  const ct = s.header('content-type');
+  return ct !== undefined && ct.startsWith('application/grpc');
+}
+
+/**
+ * A local reply to a gRPC request is a gRPC "trailers-only" response, as Envoy sends it:
+ * HTTP 200, the status mapped to grpc-status, the text in grpc-message (percent-encoded).
+ */
+function sendGrpcLocalReply(s: HttpStream, status: number, message: string, extra: HeaderList | null, mutation: HeaderMutation | null): void {
+  s.responseCode = 200;
+  const headers: HeaderList = ['content-type', 'application/grpc', 'grpc-status', String(grpcStatusFor(status)), 'grpc-message', encodeURIComponent(message), 'date', httpDate(), 'server', 'istio-envoy'];
+  if (extra !== null) for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
+  if (mutation !== null) applyHeaderMutation(headers, mutation);
+  s.headersSent = true;
+  s.codec.sendHeaders(s, 200, headers, true);
   completeStream(s);
 }

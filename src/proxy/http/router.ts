@@ -5,12 +5,15 @@ import type { DirectResponseAction, ForwardAction, RedirectAction, WeightedClust
 import type { ClusterRuntime, HostRuntime } from '../upstream/cluster-manager.js';
 import type { Http1Connection, UpstreamExchange, UpstreamResetReason } from '../upstream/http1-connection.js';
 import type { Http1Pool, PoolWaiter } from '../upstream/http1-pool.js';
+import { h2RequestHeaders, type Http2Pool, type Http2Stream } from '../upstream/http2-pool.js';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import { hash32 } from '../upstream/load-balancer.js';
 import { runResponseFilters } from './filter.js';
 import { applyHeaderMutation } from './header-ops.js';
 import { getHeader, type HeaderList } from './headers.js';
 import { completeStream, httpDate, sendLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
+import { sendMirrors } from './shadow.js';
 import type { BodySink, HttpStream } from './stream.js';
 
 /** Largest request body kept for retries (Envoy's per-connection buffer limit, 1 MiB). */
@@ -58,7 +61,9 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   readonly #a: ForwardAction;
   readonly #wc: WeightedCluster;
   readonly #cluster: ClusterRuntime;
-  #head = '';
+  #requestLine = '';
+  /** Request headers after the host line, each ending in CRLF (no final blank line). */
+  #headerBlock = '';
   #authority = '';
   #chunked = false;
   #body: Buffer[] | null = null;
@@ -68,8 +73,11 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   #bodyDone = false;
   #host: HostRuntime | null = null;
   #tried: HostRuntime[] | null = null;
-  #pool: Http1Pool | null = null;
-  #conn: Http1Connection | null = null;
+  #pool: Http1Pool | Http2Pool | null = null;
+  #conn: Http1Connection | Http2Stream | null = null;
+  /** The upstream speaks HTTP/2 (cluster protocol, h2UpgradePolicy, or useClientProtocol with an h2 client). */
+  #h2 = false;
+  #h2Headers: OutgoingHttpHeaders | null = null;
   #attempts = 0;
   #retrying = false;
   #done = false;
@@ -88,8 +96,13 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   start(): void {
     const s = this.#s;
+    const proto = this.#cluster.config.protocol;
+    // Upgrades (WebSocket) always go over HTTP/1.1.
+    this.#h2 = s.upgrade === '' && (proto === 'http2' || (proto === 'auto' && s.protocol === 'HTTP/2'));
     this.#buildHead();
-    if (s.hasBody && this.#a.retry !== null) this.#body = [];
+    const mirrors = this.#a.mirrors.length > 0;
+    if (s.hasBody && (this.#a.retry !== null || mirrors)) this.#body = [];
+    if (mirrors && !s.hasBody) sendMirrors(s.conn.proxy.clusters, this.#a.mirrors, s.method, this.#requestLine, this.#authority, this.#headerBlock, null);
     s.onAbort = this.#onDownstreamAbort;
     if (this.#a.timeoutMs > 0) this.#timer = setTimeout(this.#onGlobalTimeout, this.#a.timeoutMs);
     this.#startMs = performance.now();
@@ -115,7 +128,10 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
       if (this.#wc.requestHeaders.authority !== null) authority = this.#wc.requestHeaders.authority;
     }
     this.#authority = authority;
-    let head = `${s.method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n`;
+    // The HTTP/1.1 head is built for h2 upstreams too: mirrors always speak HTTP/1.1.
+    if (this.#h2) this.#buildH2Headers(path, authority);
+    this.#requestLine = `${s.method} ${path} HTTP/1.1\r\n`;
+    let head = '';
     let contentLength: string | undefined;
     let teTrailers = false;
     let upgrade = '';
@@ -136,7 +152,19 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (upgrade !== '' && s.upgrade !== '') head += `connection: Upgrade\r\nupgrade: ${upgrade}\r\n`;
     if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
     else if (s.hasBody) { head += 'transfer-encoding: chunked\r\n'; this.#chunked = true; }
-    this.#head = head;
+    this.#headerBlock = head;
+  }
+
+  /** The same request as HTTP/2 headers: hop-by-hop headers dropped, no chunked framing. */
+  #buildH2Headers(path: string, authority: string): void {
+    const s = this.#s;
+    const extra: HeaderList = [];
+    if (s.originalPath !== '') extra.push('x-envoy-original-path', s.originalPath);
+    if (this.#a.timeoutMs > 0) extra.push('x-envoy-expected-rq-timeout-ms', String(this.#a.timeoutMs));
+    const cl = getHeader(s.headers, 'content-length');
+    const h = h2RequestHeaders(s.method, path, authority, this.#cluster.tls !== null ? 'https' : 'http', s.headers, extra);
+    if (cl !== undefined) h['content-length'] = cl;
+    this.#h2Headers = h;
   }
 
   // ---------------------------------------------------------------- attempts
@@ -166,9 +194,16 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     this.#host = host;
     (this.#tried ??= []).push(host);
     s.upstreamHost = host.id;
-    this.#pool = host.pool(stripPort(this.#authority));
     this.#cluster.stats.upstream_rq_total++;
-    this.#pool.acquire(this);
+    if (this.#h2) {
+      const p = host.h2Pool(stripPort(this.#authority));
+      this.#pool = p;
+      p.acquire(this);
+      return;
+    }
+    const p = host.pool(stripPort(this.#authority));
+    this.#pool = p;
+    p.acquire(this);
   }
 
   /** PASSTHROUGH / resolution NONE: the destination is the host the request names. */
@@ -201,15 +236,17 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   // ---------------------------------------------------------------- PoolWaiter
 
-  onPoolReady(conn: Http1Connection): void {
-    if (this.#done) { this.#pool!.onConnectionIdle(conn); return; }
+  onPoolReady(c: Http1Connection | Http2Stream): void {
+    if (this.#done) { (this.#pool as { onConnectionIdle(x: typeof c): void }).onConnectionIdle(c); return; }
     const s = this.#s;
-    this.#conn = conn;
+    this.#conn = c;
     this.#host!.activeRequests++;
-    s.upstreamLocalAddress = conn.localAddress;
+    s.upstreamLocalAddress = c.localAddress;
     const r = this.#a.retry;
     if (r !== null && r.perTryTimeoutMs > 0) this.#tryTimer = setTimeout(this.#onTryTimeout, r.perTryTimeoutMs);
-    const head = `${this.#head}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
+    if (this.#h2) { this.#dispatchH2(c as Http2Stream); return; }
+    const conn = c as Http1Connection;
+    const head = `${this.#requestLine}host: ${this.#authority}\r\n${this.#headerBlock}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
     if (!s.hasBody) {
       conn.dispatch(this, head, null, true);
     } else if (this.#bodyDone) {
@@ -217,6 +254,19 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
       conn.dispatch(this, head, this.#replayBody(), true);
     } else {
       conn.dispatch(this, head, null, false);
+      if (!this.#bodyStarted) { this.#bodyStarted = true; s.codec.startBody(s, this); }
+    }
+  }
+
+  #dispatchH2(st: Http2Stream): void {
+    const s = this.#s;
+    const headers = { ...this.#h2Headers!, 'x-envoy-attempt-count': String(this.#attempts) };
+    if (!s.hasBody) {
+      st.dispatchHeaders(this, headers, null, true);
+    } else if (this.#bodyDone) {
+      st.dispatchHeaders(this, headers, this.#replayBody(false), true);
+    } else {
+      st.dispatchHeaders(this, headers, null, false);
       if (!this.#bodyStarted) { this.#bodyStarted = true; s.codec.startBody(s, this); }
     }
   }
@@ -246,18 +296,22 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     }
     const conn = this.#conn;
     if (conn === null) return;
-    const ok = this.#chunked ? conn.writeBody(frameChunk(chunk)) : conn.writeBody(chunk);
+    const ok = this.#chunked && !this.#h2 ? conn.writeBody(frameChunk(chunk)) : conn.writeBody(chunk);
     if (!ok) s.codec.pauseBody(s);
   }
 
   onEnd(trailers: HeaderList | null): void {
     this.#bodyDone = true;
-    if (trailers !== null && trailers.length > 0 && this.#chunked) {
+    if (trailers !== null && trailers.length > 0 && this.#chunked && !this.#h2) {
       this.#trailers = trailers;
       this.#conn?.endRequest(lastChunkWith(trailers));
-      return;
+    } else {
+      this.#conn?.endRequest(this.#chunked && !this.#h2 ? LAST_CHUNK : null);
     }
-    this.#conn?.endRequest(this.#chunked ? LAST_CHUNK : null);
+    if (this.#a.mirrors.length > 0 && this.#body !== null) {
+      const s = this.#s;
+      sendMirrors(s.conn.proxy.clusters, this.#a.mirrors, s.method, this.#requestLine, this.#authority, this.#headerBlock, this.#replayBody());
+    }
   }
 
   onError(_err: Error): void {
@@ -268,9 +322,10 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     this.#s.codec.resumeBody(this.#s);
   }
 
-  #replayBody(): Buffer {
+  /** The buffered body, chunk-framed when the HTTP/1.1 head says chunked (`framed` false: raw, for HTTP/2). */
+  #replayBody(chunked = this.#chunked): Buffer {
     const parts = this.#body ?? [];
-    if (!this.#chunked) return Buffer.concat(parts);
+    if (!chunked) return Buffer.concat(parts);
     const framed: Buffer[] = [];
     for (const p of parts) framed.push(frameChunk(p));
     framed.push(this.#trailers !== null ? lastChunkWith(this.#trailers) : LAST_CHUNK);
@@ -279,7 +334,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   // ---------------------------------------------------------------- UpstreamExchange (upstream → downstream)
 
-  onResponseHeaders(status: number, headers: HeaderList, upgrade: boolean): void {
+  onResponseHeaders(status: number, headers: HeaderList, upgrade: boolean, endStream = false): void {
     if (this.#done) return;
     this.#clearTryTimer();
     const s = this.#s;
@@ -306,7 +361,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     s.details = 'via_upstream';
     s.headersSent = true;
     this.#cluster.stats.byClass[(status / 100) | 0]!++;
-    s.codec.sendHeaders(s, status, out, false);
+    s.codec.sendHeaders(s, status, out, endStream);
   }
 
   onResponseData(chunk: Buffer): void {

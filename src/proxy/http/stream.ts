@@ -34,7 +34,14 @@ export interface DownstreamConnection {
   /** Verified client certificate identity (mTLS), '' when none. */
   readonly peerSubject: string;
   readonly peerUriSans: readonly string[];
+  readonly peerDnsSans?: readonly string[];
+  /** Hex SHA-256 of the client certificate, '' when none. */
+  readonly peerCertSha256?: string;
   readonly peerCertPem: string;
+  /** This connection's x-forwarded-client-cert element ('' or absent without a client certificate). */
+  readonly xfcc?: string;
+  /** Negotiated TLS version (`TLSv1.3`), '' for plaintext. */
+  readonly tlsVersion?: string;
   /** Snapshot current when the connection was accepted (fallback when its listener is gone). */
   readonly snapshot: Snapshot;
 }

@@ -5,15 +5,26 @@ import type { NodeHttp2Codec } from '../codec/node-http2.js';
 import type { DownstreamConnection, Http1ServerCodec, ProxyContext } from '../http/stream.js';
 import { proxyTcp } from '../tcp/tcp-proxy.js';
 import { MAX_CLIENT_HELLO, parseClientHello, PeekResult } from './client-hello.js';
-import { buildServerTls, checkPeer, type ServerTlsContext } from './tls-server.js';
+import { buildServerTls, checkPeer, xfccElement, type PeerIdentity, type ServerTlsContext } from './tls-server.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-/** Time allowed for a ClientHello (Envoy's listener_filters_timeout is 15 s). */
-const CLIENT_HELLO_TIMEOUT_MS = 15_000;
+/** Time allowed for a ClientHello: Envoy's listener_filters_timeout default (15 s). */
+export const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
+
+/** Why a connection was closed before any stream existed. */
+export type RefusalKind = 'no_filter_chain' | 'tls_handshake' | 'client_cert' | 'timeout' | 'not_tls' | 'tls_config';
 
 export interface ConnectionEventLog {
   /** A connection refused before any stream existed (TLS failure, no filter chain, ...). */
-  connectionRefused(listener: Listener, socket: Socket, reason: string, sni: string): void;
+  connectionRefused(listener: Listener, socket: Socket, reason: string, sni: string, kind?: RefusalKind): void;
+}
+
+export interface ListenerOptions {
+  /**
+   * Time from accept until the ClientHello is read, and again until the TLS handshake is
+   * done (`--listener-filters-timeout`); a slow or half-sent ClientHello is closed after it.
+   */
+  listenerFiltersTimeoutMs?: number;
 }
 
 interface BoundListener {
@@ -26,7 +37,9 @@ interface BoundListener {
  * Binds one server per snapshot listener and routes each accepted connection: TLS inspection
  * (SNI) picks the filter chain, which terminates TLS or passes it through, then the HTTP codec
  * (h2c / ALPN h2 or HTTP/1.1) or the TCP proxy takes over. Listeners are reconciled with each
- * snapshot; a listener's connections keep their chain, new ones get the new one.
+ * snapshot; a listener's connections keep their chain, new ones get the new one. TLS contexts
+ * are cached by the fingerprint of their material, so a reload that rotates a certificate
+ * serves it on the next handshake while open connections keep theirs.
  */
 export class ListenerManager {
   readonly #proxy: ProxyContext;
@@ -35,17 +48,19 @@ export class ListenerManager {
   readonly #log: ConnectionEventLog;
   readonly #bound = new Map<string, BoundListener>();
   readonly #tls = new Map<string, ServerTlsContext | string>();
+  readonly #timeoutMs: number;
   #tlsSnapshot: Snapshot | null = null;
   #draining = false;
 
-  constructor(proxy: ProxyContext, h1: Http1ServerCodec, h2: NodeHttp2Codec, log: ConnectionEventLog) {
+  constructor(proxy: ProxyContext, h1: Http1ServerCodec, h2: NodeHttp2Codec, log: ConnectionEventLog, o: ListenerOptions = {}) {
     this.#proxy = proxy;
     this.#h1 = h1;
     this.#h2 = h2;
     this.#log = log;
+    this.#timeoutMs = o.listenerFiltersTimeoutMs ?? DEFAULT_LISTENER_FILTERS_TIMEOUT_MS;
   }
 
-  /** Binds new listeners, rebinds changed addresses, closes removed ones. Resolves when bound. */
+/** Binds new listeners, rebinds changed addresses, closes removed ones. Resolves when bound. */
   async update(snapshot: Snapshot): Promise<string[]> {
     const errors: string[] = [];
     const wanted = new Map(snapshot.listeners.map((l) => [`${l.address}:${l.bindPort}`, l]));
@@ -94,7 +109,7 @@ export class ListenerManager {
     const l = b.listener;
     if (!l.inspectsTls) {
       const chain = l.filterChains[0]!;
-      if (chain.kind === 'tcp') { proxyTcp(socket, null, this.#conn(l, chain, socket, '', false, null), this.#proxy, this.#log); return; }
+      if (chain.kind === 'tcp') { proxyTcp(socket, null, this.#conn(l, chain, socket, '', null, null), this.#proxy, this.#log); return; }
       this.#detectPlaintext(l, chain, socket);
       return;
     }
@@ -106,7 +121,7 @@ export class ListenerManager {
     socket.once('data', (first: Buffer) => {
       socket.pause();
       socket.unshift(first);
-      const conn = this.#conn(l, chain, socket, '', false, null);
+      const conn = this.#conn(l, chain, socket, '', null, null);
       const n = Math.min(first.length, H2_PREFACE.length);
       // node:http2 reads the socket's handle itself (a resume here would steal its bytes);
       // node:http reads through the stream and needs the socket flowing again.
@@ -115,39 +130,49 @@ export class ListenerManager {
     });
   }
 
+  #refuse(l: Listener, socket: Socket, reason: string, sni: string, kind: RefusalKind): void {
+    this.#log.connectionRefused(l, socket, reason, sni, kind);
+    socket.destroy();
+  }
+
+  /** Envoy's tls_inspector: read the whole ClientHello record (not consuming it), then pick a chain. */
   #inspectTls(l: Listener, socket: Socket): void {
     let buf: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
-      this.#log.connectionRefused(l, socket, 'TLS ClientHello not received in time', '');
-      socket.destroy();
-    }, CLIENT_HELLO_TIMEOUT_MS);
+      socket.removeListener('data', onData);
+      this.#refuse(l, socket, buf.length === 0 ? `no data within ${this.#timeoutMs} ms (listener filters timeout)` : `incomplete TLS ClientHello (${buf.length} bytes) within ${this.#timeoutMs} ms (listener filters timeout)`, '', 'timeout');
+    }, this.#timeoutMs);
+    // A client that leaves first needs no refusal (and no log line).
+    const onClose = (): void => clearTimeout(timer);
+    socket.once('close', onClose);
     const onData = (d: Buffer): void => {
       buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
       const hello = parseClientHello(buf);
       if (hello === PeekResult.Incomplete) {
-        if (buf.length > MAX_CLIENT_HELLO) { clearTimeout(timer); socket.removeListener('data', onData); this.#log.connectionRefused(l, socket, 'ClientHello too large', ''); socket.destroy(); }
+        if (buf.length > MAX_CLIENT_HELLO) { clearTimeout(timer); socket.removeListener('data', onData); this.#refuse(l, socket, 'TLS ClientHello larger than 16 KiB', '', 'not_tls'); }
         return;
       }
       clearTimeout(timer);
       socket.removeListener('data', onData);
+      socket.removeListener('close', onClose);
       socket.pause();
       if (hello === PeekResult.NotTls) {
         // Plaintext on a TLS port: no filter chain matches (NR) — unless a plaintext chain exists.
         const plain = l.filterChains.find((c) => c.tls === null && c.kind === 'http');
         if (plain !== undefined) { socket.unshift(buf); this.#detectPlaintext(l, plain, socket); socket.resume(); return; }
-        this.#log.connectionRefused(l, socket, 'plaintext on a TLS port (no TLS ClientHello)', '');
-        socket.destroy();
+        this.#refuse(l, socket, 'not a TLS ClientHello (plaintext on a TLS port?): no filter chain matches', '', 'not_tls');
         return;
       }
       const chain = selectChain(l, hello.serverName);
       if (chain === null) {
-        this.#log.connectionRefused(l, socket, `no filter chain for SNI "${hello.serverName}"`, hello.serverName);
-        socket.destroy();
+        const names = [...new Set(l.filterChains.flatMap((c) => c.serverNames))];
+        const why = hello.serverName === '' ? 'the client sent no SNI' : `SNI "${hello.serverName}"`;
+        this.#refuse(l, socket, `no filter chain for ${why} (this port serves: ${names.join(', ') || 'nothing'})`, hello.serverName, 'no_filter_chain');
         return;
       }
       if (chain.kind === 'tls_passthrough') {
-        proxyTcp(socket, buf, this.#conn(l, chain, socket, hello.serverName, true, null), this.#proxy, this.#log);
-        socket.resume();
+        // The socket stays paused: the TCP proxy resumes it once the upstream is connected.
+        proxyTcp(socket, buf, this.#conn(l, chain, socket, hello.serverName, null, null), this.#proxy, this.#log);
         return;
       }
       socket.unshift(buf);
@@ -156,13 +181,22 @@ export class ListenerManager {
     socket.on('data', onData);
   }
 
+  /** The chain's TLS context: reused while its material is unchanged, rebuilt when it rotates. */
   #serverTls(chain: FilterChain): ServerTlsContext | string {
     const snap = this.#proxy.snapshot;
-    if (this.#tlsSnapshot !== snap) { this.#tls.clear(); this.#tlsSnapshot = snap; }
-    let t = this.#tls.get(chain.name);
+    const cfg = chain.tls!;
+    if (this.#tlsSnapshot !== snap) {
+      // Keep the contexts the new snapshot still uses (TLS session tickets stay valid).
+      const live = new Set<string>();
+      for (const l of snap.listeners) for (const c of l.filterChains) if (c.tls !== null) live.add(tlsKey(c, snap));
+      for (const k of this.#tls.keys()) if (!live.has(k)) this.#tls.delete(k);
+      this.#tlsSnapshot = snap;
+    }
+    const key = tlsKey(chain, snap);
+    let t = this.#tls.get(key);
     if (t === undefined) {
-      t = chain.tls === null ? 'no TLS config' : buildServerTls(chain.tls, snap.secrets.size > 0 ? snap.secrets : new Map());
-      this.#tls.set(chain.name, t);
+      t = buildServerTls(cfg, snap.secrets);
+      this.#tls.set(key, t);
     }
     return t;
   }
@@ -170,8 +204,7 @@ export class ListenerManager {
   #terminate(l: Listener, chain: FilterChain, socket: Socket, sni: string): void {
     const ctx = this.#serverTls(chain);
     if (typeof ctx === 'string') {
-      this.#log.connectionRefused(l, socket, `TLS not available for chain ${chain.name}: ${ctx}`, sni);
-      socket.destroy();
+      this.#refuse(l, socket, `TLS not available for chain ${chain.name}: ${ctx}`, sni, 'tls_config');
       return;
     }
     const tls = new TLSSocket(socket, {
@@ -179,20 +212,31 @@ export class ListenerManager {
       secureContext: ctx.secureContext,
       requestCert: ctx.requestCert,
       rejectUnauthorized: ctx.requireCert,
-      ALPNProtocols: chain.kind === 'http' ? ['h2', 'http/1.1'] : [],
+      ALPNProtocols: [...ctx.config.alpn],
     });
-    tls.on('error', (e: Error) => {
-      this.#log.connectionRefused(l, socket, `TLS handshake failed: ${e.message}`, sni);
+    let secured = false;
+    const timer = setTimeout(() => {
+      this.#log.connectionRefused(l, socket, `TLS handshake not completed within ${this.#timeoutMs} ms`, sni, 'timeout');
+      tls.destroy();
+      socket.destroy();
+    }, this.#timeoutMs);
+    socket.once('close', () => clearTimeout(timer));
+    tls.on('error', (e: NodeJS.ErrnoException) => {
+      if (secured) return;
+      clearTimeout(timer);
+      this.#log.connectionRefused(l, socket, `TLS handshake failed: ${handshakeReason(e)}`, sni, e.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE' ? 'client_cert' : 'tls_handshake');
       socket.destroy();
     });
     tls.once('secure', () => {
+      clearTimeout(timer);
+      secured = true;
       const peer = checkPeer(ctx, tls);
       if (typeof peer === 'string') {
-        this.#log.connectionRefused(l, socket, peer, sni);
+        this.#log.connectionRefused(l, socket, peer, sni, 'client_cert');
         tls.destroy();
         return;
       }
-      const conn = this.#conn(l, chain, socket, sni, true, peer);
+      const conn = this.#conn(l, chain, socket, sni, tls, peer === null ? null : { identity: peer, local: ctx.localUriSans });
       if (chain.kind === 'tcp') { proxyTcp(tls, null, conn, this.#proxy, this.#log); return; }
       // A hand-made server TLSSocket never emits 'secureConnect'; node:http2 waits for it
       // while `secureConnecting` is set, so mark the handshake done.
@@ -203,7 +247,8 @@ export class ListenerManager {
     // No socket.resume(): the TLS socket now reads the handle; JS reads would steal its bytes.
   }
 
-  #conn(l: Listener, chain: FilterChain, socket: Socket, sni: string, tls: boolean, peer: { subject: string; uriSans: readonly string[]; pem: string } | null): DownstreamConnection {
+  #conn(l: Listener, chain: FilterChain, socket: Socket, sni: string, tls: TLSSocket | null, peer: { identity: PeerIdentity; local: readonly string[] } | null): DownstreamConnection {
+    const id = peer?.identity;
     return {
       proxy: this.#proxy,
       remoteAddress: stripV4Mapped(socket.remoteAddress ?? ''),
@@ -213,10 +258,14 @@ export class ListenerManager {
       listener: l,
       chain,
       sni,
-      tls,
-      peerSubject: peer?.subject ?? '',
-      peerUriSans: peer?.uriSans ?? [],
-      peerCertPem: peer?.pem ?? '',
+      tls: tls !== null,
+      peerSubject: id?.subject ?? '',
+      peerUriSans: id?.uriSans ?? [],
+      peerDnsSans: id?.dnsSans ?? [],
+      peerCertSha256: id?.sha256 ?? '',
+      peerCertPem: id?.pem ?? '',
+      xfcc: id !== undefined && chain.kind === 'http' ? xfccElement(peer!.local, id) : '',
+      tlsVersion: tls?.getProtocol() ?? '',
       snapshot: this.#proxy.snapshot,
     };
   }
@@ -258,6 +307,18 @@ export function selectChain(l: Listener, sni: string): FilterChain | null {
     }
   }
   return wildcard ?? fallback;
+}
+
+/** Context cache key: the material's fingerprint, else (no fingerprint compiled) per chain and snapshot. */
+function tlsKey(c: FilterChain, snap: Snapshot): string {
+  return c.tls?.fingerprint ?? `${c.name}@${snap.version}`;
+}
+
+/** OpenSSL's reason, without the library prefix noise (`...:SSL routines:...:tlsv1 alert unknown ca`). */
+function handshakeReason(e: NodeJS.ErrnoException): string {
+  const m = /SSL routines:[^:]*:([^:\n]+)/.exec(e.message);
+  const text = m !== null ? m[1]!.trim() : e.message;
+  return e.code !== undefined && e.code !== '' ? `${text} (${e.code})` : text;
 }
 
 function stripV4Mapped(a: string): string {

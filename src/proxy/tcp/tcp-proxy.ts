@@ -1,90 +1,142 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { hostCovers } from '../../compile/hosts.js';
 import type { L4Route } from '../../compile/snapshot.js';
 import type { ConnectionEventLog } from '../listener/listener-manager.js';
 import { ResponseFlag } from '../http/response-flags.js';
 import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
+import type { ClusterRuntime } from '../upstream/cluster-manager.js';
+import { makeConnector, sniFor } from '../upstream/transport.js';
 import { TcpSession } from './tcp-session.js';
 
-/** The first L4 route whose SNI set covers `sni` (tls routes) or that has none (tcp routes). */
-export function selectL4Route(routes: readonly L4Route[], sni: string): L4Route | null {
-  for (const r of routes) {
-    if (r.sniHosts.length === 0) return r;
-    for (const h of r.sniHosts) if (h === sni || hostCovers(h, sni)) return r;
+/**
+ * The route for a connection: routes whose `destinationSubnets` exclude the destination address
+ * are skipped; among the rest an exact SNI wins over the longest covering wildcard, which wins
+ * over a route without SNI names (Envoy's server_names order); ties keep config order.
+ */
+export function selectL4Route(routes: readonly L4Route[], sni: string, destination = ''): L4Route | null {
+  let best: L4Route | null = null;
+  let bestScore = -1;
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i]!;
+    if (r.destinationMatcher !== null && r.destinationMatcher !== undefined && !r.destinationMatcher(destination)) continue;
+    if (r.sniHosts.length === 0) { if (bestScore < 0) { best = r; bestScore = 0; } continue; }
+    for (const h of r.sniHosts) {
+      let score = -1;
+      if (h === sni) score = 1 << 20;
+      else if (h.charCodeAt(0) === 42 /* * */ && sni.length > h.length - 1 && sni.endsWith(h.slice(1))) score = h.length;
+      if (score > bestScore) { best = r; bestScore = score; }
+    }
   }
-  return null;
+  return best;
+}
+
+function pickWeighted(route: L4Route): L4Route['clusters'][number] {
+  const cs = route.clusters;
+  if (cs.length === 1 || route.totalWeight <= 0) return cs[0]!;
+  const r = Math.random() * route.totalWeight;
+  for (const c of cs) if (r < c.cumulative) return c;
+  return cs[cs.length - 1]!;
 }
 
 /**
- * Envoy's tcp_proxy: one upstream connection per downstream connection, bytes copied both
- * ways with backpressure (pipe). `initial` holds bytes already read (a peeked ClientHello).
+ * Envoy's tcp_proxy: one upstream connection per downstream connection (TLS originated when the
+ * cluster's DestinationRule says so), bytes copied both ways with backpressure (pipe), weighted
+ * destinations picked per connection. `initial` holds bytes already read (a peeked ClientHello).
+ * A failed connect closes the client and logs flag UF with the transport failure reason.
  */
 export function proxyTcp(client: Duplex, initial: Buffer | null, conn: DownstreamConnection, proxy: ProxyContext, _log: ConnectionEventLog): void {
   const s = new TcpSession(conn);
+  let upstream: Socket | null = null;
+  let cluster: ClusterRuntime | undefined;
+  let counted = false;
   const done = (): void => {
     if (s.completed) return;
     s.completed = true;
+    if (counted && cluster !== undefined) cluster.limits.connections--;
     proxy.onTcpComplete(s);
   };
-  const route = selectL4Route(conn.chain.l4Routes, conn.sni);
+  const fail = (flag: number, details: string, reason = ''): void => {
+    s.responseFlags |= flag;
+    s.details = details;
+    if (reason !== '') s.upstreamTransportFailureReason = reason;
+    client.destroy();
+    done();
+  };
+  client.on('error', () => {});
+  client.once('close', () => { upstream?.destroy(); done(); });
+  const route = selectL4Route(conn.chain.l4Routes, conn.sni, conn.localAddress);
   s.route = route;
-  if (route === null || route.clusters.length === 0) {
-    s.responseFlags |= ResponseFlag.NR;
-    s.details = 'filter_chain_not_found';
-    client.destroy();
-    done();
-    return;
-  }
-  let pick = route.clusters[0]!;
-  if (route.clusters.length > 1 && route.totalWeight > 0) {
-    const r = Math.random() * route.totalWeight;
-    pick = route.clusters.find((c) => r < c.cumulative) ?? pick;
-  }
+  if (route === null || route.clusters.length === 0) { fail(ResponseFlag.NR, 'filter_chain_not_found'); return; }
+  const pick = pickWeighted(route);
   s.clusterName = pick.cluster;
-  const cluster = proxy.clusters.get(pick.cluster);
-  if (cluster === undefined) {
-    s.responseFlags |= ResponseFlag.NC;
-    client.destroy();
-    done();
-    return;
-  }
+  cluster = proxy.clusters.get(pick.cluster);
+  if (cluster === undefined) { fail(ResponseFlag.NC, 'cluster_not_found'); return; }
+  const c = cluster;
   const go = (address: string, port: number): void => {
+    if (s.completed) return;
+    const lim = c.limits;
+    if (lim.connections >= lim.maxConnections) { c.stats.upstream_rq_pending_overflow++; fail(ResponseFlag.UO, 'upstream_reset_before_response_started{overflow}', 'maxConnections reached'); return; }
+    lim.connections++;
+    counted = true;
     s.upstreamHost = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-    const up: Socket = connect({ host: address, port, ...(cluster.sourceAddress !== null ? { localAddress: cluster.sourceAddress } : {}) });
-    up.setNoDelay(true);
-    let connected = false;
-    up.once('connect', () => {
-      connected = true;
+    const sni = c.tls !== null ? sniFor(c.config, c.tls.config, conn.sni !== '' ? conn.sni : c.config.serviceHost) : '';
+    const connect = makeConnector(address, port, c.tls, sni, c.sourceAddress, []);
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      cancel();
+      c.stats.upstream_cx_connect_fail++;
+      fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', `connect timeout after ${c.config.pool.connectTimeoutMs} ms`);
+    }, c.config.pool.connectTimeoutMs);
+    const cancel = connect((up) => {
+      if (settled) { up.destroy(); return; }
+      settled = true;
+      clearTimeout(timer);
+      if (s.completed) { up.destroy(); return; }
+      upstream = up;
+      up.setNoDelay(true);
       s.upstreamLocalAddress = `${up.localAddress ?? ''}:${up.localPort ?? 0}`;
       if (initial !== null && initial.length > 0) { s.bytesReceived += initial.length; up.write(initial); }
       client.on('data', (d: Buffer) => { s.bytesReceived += d.length; });
       up.on('data', (d: Buffer) => { s.bytesSent += d.length; });
+      up.on('error', () => { client.destroy(); });
+      up.once('close', () => { client.destroy(); done(); });
+      // Envoy's tcp_proxy idle_timeout (Istio: 1 h): no bytes either way for that long closes both.
+      const idle = c.config.pool.idleTimeoutMs;
+      if (idle > 0) {
+        const onIdle = (): void => { s.details = 'idle_timeout'; up.destroy(); client.destroy(); };
+        up.setTimeout(idle, onIdle);
+        if ('setTimeout' in client) (client as Socket).setTimeout(idle, onIdle);
+      }
       client.pipe(up);
       up.pipe(client);
+      client.resume();
+    }, (reason) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      c.stats.upstream_cx_connect_fail++;
+      fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', reason);
     });
-    up.on('error', (e: NodeJS.ErrnoException) => {
-      if (!connected) { s.responseFlags |= ResponseFlag.UF; s.upstreamTransportFailureReason = `${e.code ?? ''} ${e.message}`.trim(); }
-      client.destroy();
-    });
-    up.on('close', () => { client.destroy(); done(); });
-    client.on('close', () => { up.destroy(); done(); });
-    client.on('error', () => up.destroy());
   };
   const pickHost = (): void => {
-    if (cluster.config.type === 'original_dst') {
+    if (s.completed) return;
+    if (c.config.type === 'original_dst') {
+      // At a gateway the original destination is the gateway itself: use the SNI's address.
       const name = conn.sni;
-      cluster.resolveName(name, (err, addrs) => {
-        if (err !== null || addrs.length === 0) { s.responseFlags |= ResponseFlag.UF; s.upstreamTransportFailureReason = `DNS resolution of ${name} failed`; client.destroy(); done(); return; }
+      if (name === '') { fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', 'no original destination (no SNI)'); return; }
+      c.resolveName(name, (err, addrs) => {
+        if (err !== null || addrs.length === 0) { fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', `DNS resolution of ${name} failed`); return; }
         go(addrs[0]!, pick.port);
       });
       return;
     }
-    const h = cluster.pick(null, null);
-    if (h === null) { s.responseFlags |= ResponseFlag.UH; s.details = 'no_healthy_upstream'; client.destroy(); done(); return; }
+    const h = c.pick(null, null);
+    if (h === null) { fail(ResponseFlag.UH, 'no_healthy_upstream'); return; }
     go(h.address, h.port);
   };
   client.pause();
-  if (!cluster.ready) cluster.whenReady(pickHost);
+  if (!c.ready) c.whenReady(pickHost);
   else pickHost();
 }

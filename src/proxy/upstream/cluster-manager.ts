@@ -1,6 +1,7 @@
 import type { Cluster, Snapshot, TlsSecret } from '../../compile/snapshot.js';
 import { DnsResolver, DNS_REFRESH_MS } from './dns.js';
 import { Http1Pool, type PoolLimits } from './http1-pool.js';
+import { Http2Pool, type Http2Limits } from './http2-pool.js';
 import { createBalancer, type BalancedHost, type Balancer } from './load-balancer.js';
 import { buildClientTls, makeConnector, sniFor, type ClientTlsContext } from './transport.js';
 
@@ -36,6 +37,7 @@ export class HostRuntime implements BalancedHost {
   consecutiveLocalFailures = 0;
   readonly #cluster: ClusterRuntime;
   readonly #pools = new Map<string, Http1Pool>();
+  readonly #h2pools = new Map<string, Http2Pool>();
 
   constructor(cluster: ClusterRuntime, address: string, port: number, hostname: string, weight: number, labels: Readonly<Record<string, string>>) {
     this.#cluster = cluster;
@@ -63,9 +65,24 @@ export class HostRuntime implements BalancedHost {
     return p;
   }
 
+  /** HTTP/2 connections to this endpoint (cluster protocol http2, h2UpgradePolicy, useClientProtocol). */
+  h2Pool(requestHost: string): Http2Pool {
+    const c = this.#cluster;
+    const sni = c.tls !== null ? sniFor(c.config, c.tls.config, requestHost) : '';
+    let p = this.#h2pools.get(sni);
+    if (p === undefined) {
+      const authority = this.address.includes(':') ? `[${this.address}]:${this.port}` : `${this.address}:${this.port}`;
+      p = new Http2Pool(c.limits, c.h2Limits, makeConnector(this.address, this.port, c.tls, sni, c.sourceAddress, ['h2']), authority);
+      this.#h2pools.set(sni, p);
+    }
+    return p;
+  }
+
   close(): void {
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
+    for (const p of this.#h2pools.values()) p.close();
+    this.#h2pools.clear();
   }
 }
 
@@ -79,6 +96,7 @@ export class ClusterRuntime {
   readonly fingerprint: string;
   readonly stats = new ClusterStats();
   readonly limits: PoolLimits;
+  readonly h2Limits: Http2Limits;
   readonly tls: ClientTlsContext | null;
   readonly sourceAddress: string | null;
   hosts: HostRuntime[] = [];
@@ -109,6 +127,7 @@ export class ClusterRuntime {
       connectTimeoutMs: config.pool.connectTimeoutMs,
       maxConnectionDurationMs: config.pool.maxConnectionDurationMs,
     };
+    this.h2Limits = { activeRequests: 0, maxRequests: config.pool.maxRequests, maxConcurrentStreams: Math.max(1, config.pool.maxConcurrentStreams ?? 2 ** 31 - 1) };
     this.tls = config.tls !== null ? buildClientTls(config.tls, secrets) : null;
     if (config.type === 'strict_dns') this.#resolve();
     else {
@@ -187,14 +206,17 @@ export class ClusterRuntime {
     const errors: string[] = [];
     const done = (): void => {
       if (this.#closed) return;
-      // Keep the runtime (and pool) of addresses that did not change.
-      const old = new Map(this.hosts.map((h) => [`${h.address}:${h.port}`, h]));
-      this.hosts = next.map((h) => {
-        const prev = old.get(`${h.address}:${h.port}`);
-        if (prev !== undefined) { old.delete(`${h.address}:${h.port}`); return prev; }
-        return h;
-      });
-      for (const h of old.values()) h.close();
+      // A failed lookup keeps the hosts of the last good one (Envoy keeps serving them).
+      if (errors.length < names.length || this.hosts.length === 0) {
+        // Keep the runtime (and pool) of addresses that did not change.
+        const old = new Map(this.hosts.map((h) => [`${h.address}:${h.port}`, h]));
+        this.hosts = next.map((h) => {
+          const prev = old.get(`${h.address}:${h.port}`);
+          if (prev !== undefined) { old.delete(`${h.address}:${h.port}`); return prev; }
+          return h;
+        });
+        for (const h of old.values()) h.close();
+      }
       this.dnsError = errors.join('; ');
       if (!this.#resolved) {
         this.#resolved = true;

@@ -9,7 +9,8 @@ export type UpstreamResetReason = 'connection failure' | 'connection termination
 export interface UpstreamExchange {
   /** HEAD (and similar): the response carries no body whatever its framing says. */
   readonly noResponseBody: boolean;
-  onResponseHeaders(status: number, headers: HeaderList, upgrade: boolean): void;
+  /** `endStream`: the response has no body (an HTTP/2 HEADERS frame with END_STREAM, e.g. gRPC trailers-only). */
+  onResponseHeaders(status: number, headers: HeaderList, upgrade: boolean, endStream?: boolean): void;
   onResponseData(chunk: Buffer): void;
   onResponseComplete(trailers: HeaderList | null): void;
   onUpstreamReset(reason: UpstreamResetReason, detail: string): void;
@@ -89,7 +90,7 @@ export class Http1Connection {
    * Starts an exchange: writes the request head — one latin1 string, written straight from
    * the string without a Buffer copy — and the body when it is all in hand.
    */
-  dispatch(ex: UpstreamExchange, head: string, body: Buffer | null, requestDone: boolean): void {
+  dispatch(ex: UpstreamExchange, head: string | Buffer, body: Buffer | null, requestDone: boolean): void {
     this.#state = State.Busy;
     this.#exchange = ex;
     this.#requestDone = requestDone;
@@ -100,11 +101,13 @@ export class Http1Connection {
     this.requestsServed++;
     if (body !== null && body.length > 0) {
       this.socket.cork();
-      this.socket.write(head, 'latin1');
+      if (typeof head === 'string') this.socket.write(head, 'latin1'); else this.socket.write(head);
       this.socket.write(body);
       this.socket.uncork();
-    } else {
+    } else if (typeof head === 'string') {
       this.socket.write(head, 'latin1');
+    } else {
+      this.socket.write(head);
     }
   }
 

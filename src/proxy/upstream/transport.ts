@@ -52,7 +52,7 @@ function sanOf(cert: PeerCertificate): string[] {
  * verified against the CA (system roots when none is given), the SANs checked against
  * `subjectAltNames` or, when none are set, against the SNI host (Istio ≥1.21 auto SAN check).
  */
-export function makeConnector(address: string, port: number, tls: ClientTlsContext | null, sni: string, localAddress: string | null): Connector {
+export function makeConnector(address: string, port: number, tls: ClientTlsContext | null, sni: string, localAddress: string | null, alpn: readonly string[] = ['http/1.1']): Connector {
   if (tls === null) {
     return (onReady, onFail) => {
       const s: Socket = netConnect({ host: address, port, ...(localAddress !== null ? { localAddress } : {}) });
@@ -75,21 +75,25 @@ export function makeConnector(address: string, port: number, tls: ClientTlsConte
       secureContext: tls.secureContext,
       ...(sni !== '' && !/^[\d.:]+$/.test(sni) ? { servername: sni } : {}),
       rejectUnauthorized: verify,
-      ALPNProtocols: ['http/1.1'],
+      ...(alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
       ...(localAddress !== null ? { localAddress } : {}),
       checkServerIdentity: (host, cert) => {
         if (!verify) return undefined;
         if (cfg.subjectAltNames.length > 0) {
           const sans = sanOf(cert);
           if (cfg.subjectAltNames.some((want) => sans.includes(want))) return undefined;
-          return new Error(`peer certificate SANs [${sans.join(', ')}] do not include any of [${cfg.subjectAltNames.join(', ')}]`);
+          return new Error(`upstream certificate SANs [${sans.join(', ')}] match none of subjectAltNames [${cfg.subjectAltNames.join(', ')}]`);
         }
         if (cfg.mode === 'ISTIO_MUTUAL') return undefined; // any mesh identity signed by the mesh CA
         return checkServerIdentity(sni !== '' ? sni : host, cert);
       },
     });
     s.once('secureConnect', () => { s.removeListener('error', onErr); onReady(s); });
-    const onErr = (e: Error): void => onFail(`TLS_error: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`.trim());
+    // %UPSTREAM_TRANSPORT_FAILURE_REASON%: Envoy prints `TLS_error:...`; ours names the check.
+    const onErr = (e: Error): void => {
+      const code = (e as NodeJS.ErrnoException).code;
+      onFail(code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' ? `${code}: ${e.message}` : `TLS_error: ${code !== undefined && code !== 'ERR_TLS_CERT_ALTNAME_INVALID' ? `${code} ` : ''}${e.message}`);
+    };
     s.once('error', onErr);
     return () => s.destroy();
   };
