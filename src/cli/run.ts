@@ -1,4 +1,8 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
+import { runPrimary } from '../cluster/primary.js';
+import { serveAsWorker, workerFailed } from '../cluster/worker.js';
 import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostic.js';
 import { parseDurationMs } from '../compile/duration.js';
@@ -65,7 +69,7 @@ export function registerRun(program: Command): void {
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
     .option('--codec <codec>', 'downstream HTTP/1.1 codec: fast (llhttp on raw sockets) | node (node:http, the reference)', 'node')
-    .option('--concurrency <n>', 'worker processes sharing the listeners (default: the cores available)')
+    .option('--concurrency <n>', 'worker processes sharing the listeners: a number, or auto (the cores available)', '1')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
     .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
     .action(async (flags: RunFlags) => {
@@ -94,6 +98,15 @@ function printDiagnostics(ds: readonly Diagnostic[], minLevel: 'warning' | 'erro
   }
 }
 
+/** `--concurrency`: a positive number, or `auto` for the cores available. */
+function parseConcurrency(v: string | undefined): number {
+  if (v === undefined || v === '') return 1;
+  if (v === 'auto') return availableParallelism();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--concurrency ${v}: expected a number of worker processes (1-256) or auto`);
+  return n;
+}
+
 /** `sluice run`: returns the exit code (2 = invalid start-up config or flags). */
 export async function run(flags: RunFlags): Promise<number> {
   let labels: Record<string, string>;
@@ -101,6 +114,7 @@ export async function run(flags: RunFlags): Promise<number> {
   let resolve: Map<string, string[]>;
   let adminPort: number;
   let listenerFiltersTimeoutMs: number;
+  let concurrency: number;
   try {
     setLogLevel(flags.logLevel as LogLevel);
     if (flags.mode !== 'gateway' && flags.mode !== 'sidecar') throw new Error(`--mode ${flags.mode}: expected gateway or sidecar`);
@@ -112,6 +126,7 @@ export async function run(flags: RunFlags): Promise<number> {
     const lft = parseDurationMs(flags.listenerFiltersTimeout ?? '15s');
     if (lft === null || lft <= 0) throw new Error(`--listener-filters-timeout ${flags.listenerFiltersTimeout}: expected a duration such as 15s or 500ms`);
     listenerFiltersTimeoutMs = lft;
+    concurrency = parseConcurrency(flags.concurrency);
   } catch (e) {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
     return 2;
@@ -122,15 +137,26 @@ export async function run(flags: RunFlags): Promise<number> {
     meshFile: flags.mesh,
     credentialsDir: flags.credentials,
     workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost },
+    // A worker (--concurrency) that replaces another one joins at the version the others serve.
+    ...(cluster.isWorker ? { firstVersion: Number(process.env.SLUICE_CONFIG_VERSION ?? '1') } : {}),
   });
   const first = pipeline.build();
+  if (cluster.isWorker && hasErrors(first.diagnostics)) return workerFailed(first.diagnostics.filter((d) => d.level === 'error').map(formatDiagnostic));
   if (hasErrors(first.diagnostics)) {
     printDiagnostics(first.diagnostics, 'warning');
     const n = first.diagnostics.filter((d) => d.level === 'error').length;
     process.stderr.write(`sluice run: the configuration has ${n} error${n === 1 ? '' : 's'}; not starting\n`);
     return 2;
   }
-  printDiagnostics(first.diagnostics, 'warning');
+  if (!cluster.isWorker) printDiagnostics(first.diagnostics, 'warning');
+  if (concurrency > 1 && cluster.isPrimary) {
+    const fixed = [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined);
+    return runPrimary({
+      concurrency, pipeline, first, configPaths,
+      watchExtra: (latest) => [...fixed, ...referencedPaths(latest.store)],
+      adminHost: flags.adminHost, adminPort, listenHost: flags.listenHost, drainTimeoutMs: Number(flags.drainTimeout) * 1000,
+    });
+  }
 
   const runtime = new ProxyRuntime({
     initial: first.snapshot,
@@ -143,6 +169,10 @@ export async function run(flags: RunFlags): Promise<number> {
     headersTimeoutMs: Number(flags.requestHeadersTimeout) * 1000,
   });
   const bindErrors = await runtime.apply(first.snapshot);
+  if (cluster.isWorker) {
+    if (bindErrors.length > 0) { runtime.listeners.closeAll(); return workerFailed(bindErrors); }
+    return serveAsWorker(runtime, pipeline, first.snapshot.version);
+  }
   if (bindErrors.length > 0) {
     for (const e of bindErrors) process.stderr.write(`sluice run: ${e}\n`);
     runtime.listeners.closeAll();

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { getHeader } from '../proxy/http/headers.js';
 import { formatResponseFlags } from '../proxy/http/response-flags.js';
@@ -9,6 +10,8 @@ export type AccessLogTarget = { kind: 'stdout' } | { kind: 'file'; path: string 
 
 /** Lines are batched per event-loop turn (or per 64 KiB) instead of one write per request. */
 const FLUSH_BYTES = 64 * 1024;
+/** Characters per write when worker processes share stdout: ≤ 4096 bytes even if every char takes 2. */
+const SHARED_WRITE_CHARS = 2048;
 
 // %START_TIME% in ISO form: the date-time part changes once a second, so it is formatted once
 // a second and only the milliseconds are added per line (Date#toISOString per request was a
@@ -68,10 +71,12 @@ export class AccessLog {
   readonly #out: NodeJS.WritableStream | WriteStream | null;
   #buf = '';
   #scheduled = false;
+  readonly #shared: boolean;
   readonly #flushBound = (): void => this.flush();
 
   constructor(target: AccessLogTarget) {
     this.#out = target.kind === 'off' ? null : target.kind === 'stdout' ? process.stdout : createWriteStream(target.path, { flags: 'a' });
+    this.#shared = cluster.isWorker && target.kind === 'stdout';
   }
 
   get enabled(): boolean {
@@ -90,7 +95,19 @@ export class AccessLog {
     if (this.#buf === '' || this.#out === null) return;
     const b = this.#buf;
     this.#buf = '';
-    this.#out.write(b);
+    if (!this.#shared || b.length <= SHARED_WRITE_CHARS) { this.#out.write(b); return; }
+    // Worker processes share stdout: a pipe write of at most PIPE_BUF (4096) bytes is never
+    // interleaved with another process's, so lines go out in whole-line pieces below that.
+    let from = 0;
+    while (from < b.length) {
+      let to = Math.min(b.length, from + SHARED_WRITE_CHARS);
+      if (to < b.length) {
+        const nl = b.lastIndexOf('\n', to - 1);
+        if (nl >= from) to = nl + 1;
+      }
+      this.#out.write(b.slice(from, to));
+      from = to;
+    }
   }
 
   /** Flushes and waits until the bytes left the process (shutdown: no line is lost). */
