@@ -182,7 +182,7 @@ add() { # name cmd cpus [tls:yes/no] [h2: same|next|none] [wrk args]
 }
 SLUICE_BIN=$ROOT/bin/sluice.js
 sluice_cmd() { # port configs-args extra-args
-  echo "exec node $SLUICE_BIN run $2 --port-map 80=$1,443=$(($1 + 1)) --listen-host 127.0.0.1 \
+  echo "exec node ${SLUICE_NODE_FLAGS:-} $SLUICE_BIN run $2 --port-map 80=$1,443=$(($1 + 1)) --listen-host 127.0.0.1 \
 --admin-port $(($1 + 3)) --credentials $RUN_DIR/creds --access-log $RUN_DIR/logs/access-$1.log \
 --log-level warn $3 $SLUICE_ARGS"
 }
