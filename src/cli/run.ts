@@ -68,7 +68,7 @@ export function registerRun(program: Command): void {
     .option('--drain-timeout <seconds>', 'graceful drain on SIGTERM', '5')
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
-    .option('--codec <codec>', 'downstream HTTP/1.1 codec: fast (llhttp on raw sockets) | node (node:http, the reference)', 'node')
+    .option('--codec <codec>', 'downstream HTTP/1.1 codec: fast (llhttp on raw sockets) | node (node:http, the reference)', 'fast')
     .option('--concurrency <n>', 'worker processes sharing the listeners: a number, or auto (the cores available)', '1')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
     .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
@@ -164,7 +164,7 @@ export async function run(flags: RunFlags): Promise<number> {
     accessLog: accessLogTarget(flags.accessLog),
     workloadName: workloadNameOf(labels, flags.workloadName),
     sourceAddress: flags.sourceAddress ?? null,
-    codec: flags.codec === 'fast' ? 'fast' : 'node',
+    codec: flags.codec === 'node' ? 'node' : 'fast',
     listenerFiltersTimeoutMs,
     headersTimeoutMs: Number(flags.requestHeadersTimeout) * 1000,
   });

@@ -19,7 +19,7 @@ export interface RuntimeOptions {
   workloadName: string;
   sourceAddress?: string | null;
   headersTimeoutMs?: number;
-  /** Downstream HTTP/1.1 codec: `fast` (llhttp on raw sockets) or `node` (node:http, the reference). */
+  /** Downstream HTTP/1.1 codec: `fast` (llhttp on raw sockets, the default) or `node` (node:http, the reference). */
   codec?: 'fast' | 'node';
   /** ClientHello / TLS handshake deadline (`--listener-filters-timeout`), default 15 s. */
   listenerFiltersTimeoutMs?: number;
@@ -48,7 +48,7 @@ export class ProxyRuntime implements ProxyContext {
     this.metrics = new IstioMetrics(o.initial.workload, o.workloadName, this.clusters);
     const idle = 3_600_000;
     const h1Options = { idleTimeoutMs: idle, headersTimeoutMs: o.headersTimeoutMs ?? 60_000 };
-    this.h1 = o.codec === 'fast' ? new FastHttp1Codec(h1Options) : new NodeHttp1Codec(h1Options);
+    this.h1 = o.codec === 'node' ? new NodeHttp1Codec(h1Options) : new FastHttp1Codec(h1Options);
     this.h2 = new NodeHttp2Codec(idle);
     this.listeners = new ListenerManager(this, this.h1, this.h2, {
       connectionRefused: (l, socket, reason, sni, kind) => {
