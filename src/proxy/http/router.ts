@@ -10,7 +10,7 @@ import type { OutgoingHttpHeaders } from 'node:http2';
 import { hash32 } from '../upstream/load-balancer.js';
 import { runResponseFilters } from './filter.js';
 import { applyHeaderMutation } from './header-ops.js';
-import { getHeader, type HeaderList } from './headers.js';
+import { eqLower, getHeader, type HeaderList } from './headers.js';
 import { completeStream, httpDate, sendLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
 import { sendMirrors } from './shadow.js';
@@ -23,7 +23,17 @@ const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
 // Request headers never forwarded as received: hop-by-hop ones, and those the router writes.
 const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'expect', 'http2-settings', 'content-length', 'trailer']);
-const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'server', 'trailer']);
+/** Response headers never forwarded (hop-by-hop, and `server`, which the gateway sets): by length first, no allocation. */
+function isDroppedResponseHeader(n: string): boolean {
+  switch (n.length) {
+    case 6: return eqLower(n, 'server');
+    case 7: return eqLower(n, 'upgrade') || eqLower(n, 'trailer');
+    case 10: return eqLower(n, 'connection') || eqLower(n, 'keep-alive');
+    case 16: return eqLower(n, 'proxy-connection');
+    case 17: return eqLower(n, 'transfer-encoding');
+    default: return false;
+  }
+}
 
 /** Picks a destination by weight: one random draw against the cumulative weights. */
 function pickWeighted(a: ForwardAction): WeightedCluster {
@@ -346,14 +356,16 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     }
     s.upstreamServiceTimeMs = Math.round(performance.now() - this.#startMs);
     const out: HeaderList = [];
+    let hasDate = false;
     for (let i = 0; i < headers.length; i += 2) {
       const n = headers[i]!;
-      if (n.length <= 17 && DROP_RESPONSE.has(n.toLowerCase())) continue;
+      if (n.length === 4) { if (!hasDate && eqLower(n, 'date')) hasDate = true; }
+      else if (isDroppedResponseHeader(n)) continue;
       out.push(n, headers[i + 1]!);
     }
     if (upgrade) out.push('connection', 'Upgrade', 'upgrade', getHeader(headers, 'upgrade') ?? 'websocket');
     out.push('x-envoy-upstream-service-time', String(s.upstreamServiceTimeMs), 'server', 'istio-envoy');
-    if (getHeader(out, 'date') === undefined) out.push('date', httpDate());
+    if (!hasDate) out.push('date', httpDate());
     if (this.#wc.responseHeaders !== null) applyHeaderMutation(out, this.#wc.responseHeaders);
     if (s.route!.responseHeaders !== null) applyHeaderMutation(out, s.route!.responseHeaders);
     runResponseFilters(s, status, out);
