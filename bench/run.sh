@@ -20,6 +20,7 @@
 #                  security: JWT + authz + rate limit); optional bench/configs/<v>/wrk-args.sh
 #                  prints extra wrk arguments (e.g. an Authorization header). Ratios "vs sluice"
 #                  give the cost of the variant's features.
+#   sluice{FLAGS}  with --node-variants 'FLAGS;FLAGS': Sluice under node FLAGS (V8 heap experiments)
 #
 # Scenarios (--scenarios, comma list):
 #   small   wrk -t1 -c64, GET /      -> 2-byte body through the dozen routes
@@ -43,7 +44,7 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$BENCH")
 ROUNDS=2 DURATION=3 CONNS=64 SCENARIOS=small,16k,https,h2 CONTESTANTS=sluice,nginx,node
-CODECS="" VARIANTS="" SLUICE_ARGS="" OUT=""
+CODECS="" VARIANTS="" SLUICE_ARGS="" OUT="" NODE_VARIANTS=""
 RUN_DIR=${RUN_DIR:-/tmp/sluice-bench}
 BASE_PORT=${BASE_PORT:-19000}
 PROXY_CPU=${PROXY_CPU:-0}
@@ -63,6 +64,7 @@ while (($#)); do
     --codecs) CODECS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
     --sluice-args) SLUICE_ARGS=$2; shift 2 ;;
+    --node-variants) NODE_VARIANTS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
@@ -181,12 +183,12 @@ add() { # name cmd cpus [tls:yes/no] [h2: same|next|none] [wrk args]
   C_WRK+=("${6:-}")
 }
 SLUICE_BIN=$ROOT/bin/sluice.js
-sluice_cmd() { # port configs-args extra-args
-  echo "exec node ${SLUICE_NODE_FLAGS:-} $SLUICE_BIN run $2 --port-map 80=$1,443=$(($1 + 1)) --listen-host 127.0.0.1 \
+sluice_cmd() { # port configs-args extra-args [node flags]
+  echo "exec node ${4:-${SLUICE_NODE_FLAGS:-}} $SLUICE_BIN run $2 --port-map 80=$1,443=$(($1 + 1)) --listen-host 127.0.0.1 \
 --admin-port $(($1 + 3)) --credentials $RUN_DIR/creds --access-log $RUN_DIR/logs/access-$1.log \
 --log-level warn $3 $SLUICE_ARGS"
 }
-add_sluice() { # name cpus extra-args [variant]
+add_sluice() { # name cpus extra-args [variant] [node flags]
   local p=$NEXT_PORT cfg="-c $RUN_DIR/configs/base" wrkargs=""
   if [[ -n ${4:-} ]]; then
     [[ -d $BENCH/configs/$4 ]] || die "--variants $4: no folder bench/configs/$4"
@@ -194,7 +196,7 @@ add_sluice() { # name cpus extra-args [variant]
     cfg="$cfg -c $RUN_DIR/configs/$4"
     [[ -x $BENCH/configs/$4/wrk-args.sh ]] && wrkargs=$(RUN_DIR=$RUN_DIR "$BENCH/configs/$4/wrk-args.sh")
   fi
-  add "$1" "$(sluice_cmd "$p" "$cfg" "$3")" "$2" yes same "$wrkargs"
+  add "$1" "$(sluice_cmd "$p" "$cfg" "$3" "${5:-}")" "$2" yes same "$wrkargs"
 }
 
 IFS=, read -ra CLIST <<<"$CONTESTANTS"
@@ -212,6 +214,10 @@ UPSTREAM_PORT=$UP_PORT exec node $BENCH/node/baseline-proxy.mjs" "$PROXY_CPU" ye
         for co in "${CO[@]}"; do add_sluice "sluice-$co" "$PROXY_CPU" "--concurrency 1 --codec $co"; done
       else
         add_sluice sluice "$PROXY_CPU" "--concurrency 1"
+      fi
+      if [[ -n $NODE_VARIANTS ]]; then
+        IFS=';' read -ra NV <<<"$NODE_VARIANTS"
+        for nv in "${NV[@]}"; do add_sluice "sluice{${nv// /}}" "$PROXY_CPU" "--concurrency 1" "" "$nv"; done
       fi
       if [[ -n $VARIANTS ]]; then
         IFS=, read -ra VA <<<"$VARIANTS"
@@ -303,10 +309,19 @@ fi
 
 RSS_ROWS=()
 if has "$SCENARIOS" rss; then
-  log "rss: 1000 keep-alive connections"
+  log "rss: 1000 idle keep-alive connections, then 1000 busy ones (wrk -c1000)"
   start_all
   for i in "${!C_NAME[@]}"; do
     idle=$(group_rss_kib "${C_PID[$i]}")
+    # 1000 keep-alive connections, one request each, then idle: RSS sampled while they are open.
+    ( setsid bash -c "$PINNED" _ "$NICE" "$CLIENT_CPU" node "$BENCH/tools/hold-connections.mjs" "${C_PORT[$i]}" 1000 4 >"$RUN_DIR/raw/hold.${C_NAME[$i]}.txt" 2>&1 || true ) &
+    hpid=$!
+    held=0
+    while kill -0 "$hpid" 2>/dev/null; do
+      v=$(group_rss_kib "${C_PID[$i]}"); ((v > held)) && held=$v
+      sleep 0.2
+    done
+    wait "$hpid" || true
     max=0
     ( setsid bash -c "$PINNED" _ "$NICE" "$CLIENT_CPU" wrk -t1 -c1000 -d"${DURATION}s" --latency "http://127.0.0.1:${C_PORT[$i]}/" >"$RUN_DIR/raw/rss.${C_NAME[$i]}.txt" 2>&1 || true ) &
     wpid=$!
@@ -316,8 +331,8 @@ if has "$SCENARIOS" rss; then
     done
     wait "$wpid" || true
     row=$(parse_client "$RUN_DIR/raw/rss.${C_NAME[$i]}.txt" 1 rss "${C_NAME[$i]}" 0)
-    RSS_ROWS+=("${C_NAME[$i]}	$((idle / 1024))	$((max / 1024))	$(cut -f4 <<<"$row")	$(cut -f6 <<<"$row")	$(cut -f8 <<<"$row")")
-    log "  ${C_NAME[$i]}: idle $((idle / 1024)) MiB, max $((max / 1024)) MiB at 1000 connections"
+    RSS_ROWS+=("${C_NAME[$i]}	$((idle / 1024))	$((held / 1024))	$((max / 1024))	$(cut -f4 <<<"$row")	$(cut -f6 <<<"$row")	$(cut -f8 <<<"$row")	$(tr -d '\n' <"$RUN_DIR/raw/hold.${C_NAME[$i]}.txt")")
+    log "  ${C_NAME[$i]}: idle $((idle / 1024)) MiB, 1000 idle keep-alive $((held / 1024)) MiB, 1000 busy $((max / 1024)) MiB"
   done
   stop_all
 fi
@@ -394,11 +409,11 @@ summary() {
     }' "$TSV"
   if ((${#RSS_ROWS[@]})); then
     echo
-    echo "### rss (1000 keep-alive connections, wrk -t1 -c1000 -d${DURATION}s, GET /)"
+    echo "### rss: 1000 keep-alive connections (idle: one GET each, then held 4 s; busy: wrk -t1 -c1000 -d${DURATION}s)"
     echo
-    echo "| contestant | RSS idle MiB | RSS max MiB | req/s | p99 ms | errors |"
-    echo "|---|---:|---:|---:|---:|---:|"
-    for r in "${RSS_ROWS[@]}"; do IFS=$'\t' read -r a b c d e f <<<"$r"; echo "| $a | $b | $c | $d | $e | $f |"; done
+    echo "| contestant | RSS at start MiB | RSS 1000 idle keep-alive MiB | RSS 1000 busy MiB (max) | busy req/s | busy p99 ms | wrk errors | idle clients |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    for r in "${RSS_ROWS[@]}"; do IFS=$'\t' read -r a b c d e f g h <<<"$r"; echo "| $a | $b | $c | $d | $e | $f | $g | $h |"; done
   fi
   [[ -n $SCALE_NOTE ]] && { echo; echo "- $SCALE_NOTE"; }
   return 0

@@ -13,6 +13,7 @@ import { ProxyRuntime } from '../proxy/runtime.js';
 import { DnsResolver, parseResolveFlag } from '../proxy/upstream/dns.js';
 import type { AccessLogTarget } from '../telemetry/access-log.js';
 import { log, setLogLevel, type LogLevel } from '../util/log.js';
+import { capYoungGeneration } from '../util/young-generation.js';
 import { collect, parseLabels, parsePort, parsePortMap } from './flags.js';
 
 export interface RunFlags {
@@ -109,6 +110,7 @@ function parseConcurrency(v: string | undefined): number {
 
 /** `sluice run`: returns the exit code (2 = invalid start-up config or flags). */
 export async function run(flags: RunFlags): Promise<number> {
+  capYoungGeneration();
   let labels: Record<string, string>;
   let portMap: Map<number, number>;
   let resolve: Map<string, string[]>;
