@@ -20,7 +20,7 @@
 #                  security: JWT + authz + rate limit); optional bench/configs/<v>/wrk-args.sh
 #                  prints extra wrk arguments (e.g. an Authorization header). Ratios "vs sluice"
 #                  give the cost of the variant's features.
-#   sluice{FLAGS}  with --node-variants 'FLAGS;FLAGS': Sluice under node FLAGS (V8 heap experiments)
+#   sluice{FLAGS}  with --node-variants 'FLAGS;VAR=value': Sluice under node FLAGS or with VAR set (experiments)
 #
 # Scenarios (--scenarios, comma list):
 #   small   wrk -t1 -c64, GET /      -> 2-byte body through the dozen routes
@@ -183,8 +183,10 @@ add() { # name cmd cpus [tls:yes/no] [h2: same|next|none] [wrk args]
   C_WRK+=("${6:-}")
 }
 SLUICE_BIN=$ROOT/bin/sluice.js
-sluice_cmd() { # port configs-args extra-args [node flags]
-  echo "exec node ${4:-${SLUICE_NODE_FLAGS:-}} $SLUICE_BIN run $2 --port-map 80=$1,443=$(($1 + 1)) --listen-host 127.0.0.1 \
+sluice_cmd() { # port configs-args extra-args [node flags, or VAR=value for the environment]
+  local launch="node ${4:-${SLUICE_NODE_FLAGS:-}}"
+  [[ ${4:-} == [A-Z]*=* ]] && launch="env $4 node"
+  echo "exec $launch $SLUICE_BIN run $2 --port-map 80=$1,443=$(($1 + 1)) --listen-host 127.0.0.1 \
 --admin-port $(($1 + 3)) --credentials $RUN_DIR/creds --access-log $RUN_DIR/logs/access-$1.log \
 --log-level warn $3 $SLUICE_ARGS"
 }
