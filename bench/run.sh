@@ -27,6 +27,7 @@
 #   16k     wrk -t1 -c64, GET /16k   -> 16 KiB body
 #   https   wrk -t1 -c64, GET / over HTTPS (TLS terminated by the contestant, plain upstream)
 #   h2      h2load -c32 -m10, h2c prior knowledge, GET /
+#   tls-new wrk -t1 -c64 with Connection: close over HTTPS: a new TLS handshake per request
 #   scale   nginx 1 vs 2 workers and Sluice --concurrency 1 vs 2, everything on both CPUs
 #           (contestant, wrk -t2 and the origin share the 2 cores: see the note it prints)
 #   rss     RSS (MiB, max sampled) of each contestant while wrk holds 1000 keep-alive connections
@@ -230,13 +231,13 @@ UPSTREAM_PORT=$UP_PORT exec node $BENCH/node/baseline-proxy.mjs" "$PROXY_CPU" ye
 done
 
 # ---------------------------------------------------------------- measuring
-# measure ROUND SCENARIO INDEX TOOL URL [extra args]: one run; appends a row to $TSV
+# measure ROUND SCENARIO INDEX TOOL URL [connections] [extra wrk args]: one run; appends a row to $TSV
 measure() {
   local round=$1 sc=$2 i=$3 tool=$4 url=$5 raw t0 t1 wall0 wall1 cpu
   raw=$RUN_DIR/raw/$sc.${C_NAME[$i]}.$round.txt
   local -a cmd
   if [[ $tool == h2load ]]; then cmd=(h2load -c 32 -m 10 -D "$DURATION" "$url")
-  else cmd=(wrk -t1 -c"${6:-$CONNS}" -d"${DURATION}s" --latency); eval "cmd+=(${C_WRK[$i]})"; cmd+=("$url"); fi
+  else cmd=(wrk -t1 -c"${6:-$CONNS}" -d"${DURATION}s" --latency); eval "cmd+=(${C_WRK[$i]} ${7:-})"; cmd+=("$url"); fi
   t0=$(group_ticks "${C_PID[$i]}"); wall0=$(date +%s%N)
   setsid bash -c "$PINNED" _ "$NICE" "$CLIENT_CPU" "${cmd[@]}" >"$raw" 2>&1 || true
   t1=$(group_ticks "${C_PID[$i]}"); wall1=$(date +%s%N)
@@ -262,7 +263,7 @@ url_for() { # scenario index
   case $1 in
     small) echo "http://127.0.0.1:${C_PORT[$2]}/" ;;
     16k) echo "http://127.0.0.1:${C_PORT[$2]}/16k" ;;
-    https) [[ -z ${C_TLS[$2]} ]] || echo "https://127.0.0.1:${C_TLS[$2]}/" ;;
+    https | tls-new) [[ -z ${C_TLS[$2]} ]] || echo "https://127.0.0.1:${C_TLS[$2]}/" ;;
     h2) [[ -z ${C_H2[$2]} ]] || echo "http://127.0.0.1:${C_H2[$2]}/" ;;
   esac
 }
@@ -285,7 +286,7 @@ stop_all() { local i; for i in "${!C_PID[@]}"; do stop_group "${C_PID[$i]}"; don
 IFS=, read -ra SC_LIST <<<"$SCENARIOS"
 MAIN=() EXTRA=()
 for sc in "${SC_LIST[@]}"; do
-  case $sc in small | 16k | https | h2) MAIN+=("$sc") ;; scale | rss) EXTRA+=("$sc") ;; *) die "unknown scenario $sc" ;; esac
+  case $sc in small | 16k | https | h2 | tls-new) MAIN+=("$sc") ;; scale | rss) EXTRA+=("$sc") ;; *) die "unknown scenario $sc" ;; esac
 done
 
 if ((${#MAIN[@]})); then
@@ -302,7 +303,8 @@ if ((${#MAIN[@]})); then
         url=$(url_for "$sc" "$i")
         [[ -n $url ]] || continue
         tool=wrk; [[ $sc == h2 ]] && tool=h2load
-        measure "$round" "$sc" "$i" "$tool" "$url"
+        if [[ $sc == tls-new ]]; then measure "$round" "$sc" "$i" wrk "$url" "$CONNS" "-H 'Connection: close'"
+        else measure "$round" "$sc" "$i" "$tool" "$url"; fi
       done
     done
   done
@@ -373,7 +375,7 @@ summary() {
   echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- $ROUNDS rounds, interleaved; wrk -t1 -c$CONNS -d${DURATION}s; h2load -c32 -m10 -D$DURATION; contestant on CPU $PROXY_CPU, client + origin on CPU $CLIENT_CPU; median over rounds"
   [[ -n $SLUICE_ARGS ]] && echo "- sluice args: $SLUICE_ARGS"
-  awk -F'\t' -v order="small,16k,https,h2,scale" '
+  awk -F'\t' -v order="small,16k,https,tls-new,h2,scale" '
     function median(s,   a, n, i, j, t) {
       n = split(s, a, " ")
       for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
