@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Diagnostic } from '../config/diagnostic.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
 import { snapshotToJson } from './config-dump.js';
+import { filterStatLines } from '../proxy/filters/stats.js';
 
 /** What the admin API reports about config: which version serves, and what is wrong. */
 export interface ConfigStatus {
@@ -71,6 +72,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: AdminOptions
         for (const [k, v] of Object.entries(c.stats)) if (typeof v === 'number') lines.push(`cluster.${c.config.name}.${k}: ${v}`);
         c.stats.byClass.forEach((n, cls) => { if (cls > 0) lines.push(`cluster.${c.config.name}.upstream_rq_${cls}xx: ${n}`); });
       }
+      lines.push(...filterStatLines());
       send(res, 200, 'text/plain', `${lines.join('\n')}\n`);
       return;
     }

@@ -1,6 +1,12 @@
 import { Command, CommanderError } from 'commander';
+import { registerAnalyze } from './analyze.js';
+import { registerCa } from './ca.js';
 import { registerDemo } from './demo.js';
+import { registerProxyConfig } from './proxy-config.js';
+import { registerProxyStatus } from './proxy-status.js';
 import { registerRun } from './run.js';
+import { registerTest } from './test.js';
+import { registerTrace } from './trace.js';
 
 const program = new Command();
 program.exitOverride();
@@ -11,6 +17,12 @@ program
 
 registerRun(program);
 registerDemo(program);
+registerTrace(program);
+registerTest(program);
+registerAnalyze(program);
+registerProxyConfig(program);
+registerProxyStatus(program);
+registerCa(program);
 
 try {
   await program.parseAsync(process.argv);

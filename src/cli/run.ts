@@ -2,14 +2,19 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { runPrimary } from '../cluster/primary.js';
-import { serveAsWorker, workerFailed } from '../cluster/worker.js';
+import { primaryLimits, serveAsWorker, workerFailed } from '../cluster/worker.js';
 import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
+import { debugTraceHandler } from '../admin/debug-trace.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostic.js';
 import { parseDurationMs } from '../compile/duration.js';
 import { referencedPaths } from '../config/credentials.js';
 import { ConfigPipeline } from '../config/pipeline.js';
 import { ConfigWatcher } from '../config/watch.js';
+import { readMeshConfigFile } from '../config/mesh.js';
+import { certsAdminRoutes } from '../security/admin-certs.js';
+import { MeshIdentity } from '../security/mesh-identity.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
+import { MemoryBackend, RateLimitService, readRateLimitConfigFile, RedisBackend, setRateLimitService } from '../proxy/filters/ratelimit/service.js';
 import { DnsResolver, parseResolveFlag } from '../proxy/upstream/dns.js';
 import type { AccessLogTarget } from '../telemetry/access-log.js';
 import { log, setLogLevel, type LogLevel } from '../util/log.js';
@@ -33,6 +38,7 @@ export interface RunFlags {
   inboundPort: string;
   appPort?: string;
   meshCaDir?: string;
+  workloadCertTtl?: string;
   accessLog: string;
   logLevel: string;
   drainTimeout: string;
@@ -40,6 +46,8 @@ export interface RunFlags {
   workloadName?: string;
   codec?: string;
   concurrency?: string;
+  ratelimitConfig?: string[];
+  ratelimitRedis?: string;
   listenerFiltersTimeout?: string;
   requestHeadersTimeout: string;
 }
@@ -64,6 +72,7 @@ export function registerRun(program: Command): void {
     .option('--inbound-port <port>', 'sidecar inbound listener', '15006')
     .option('--app-port <port>', 'sidecar: the application port inbound traffic goes to')
     .option('--mesh-ca-dir <dir>', 'mesh CA folder from `sluice ca init` (ISTIO_MUTUAL)')
+    .option('--workload-cert-ttl <duration>', 'lifetime of the workload certificate issued from --mesh-ca-dir (renewed at half-life)', '24h')
     .option('--access-log <target>', 'stdout | off | FILE', 'stdout')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
     .option('--drain-timeout <seconds>', 'graceful drain on SIGTERM', '5')
@@ -71,6 +80,8 @@ export function registerRun(program: Command): void {
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
     .option('--codec <codec>', 'downstream HTTP/1.1 codec: fast (llhttp on raw sockets) | node (node:http, the reference)', 'fast')
     .option('--concurrency <n>', 'worker processes sharing the listeners: a number, or auto (the cores available)', '1')
+    .option('--ratelimit-config <file>', 'global rate limits: the ratelimit service config (domain + descriptors, or its ConfigMap) (repeatable)', collect)
+    .option('--ratelimit-redis <url>', 'global rate limits: Redis shared by replicas, e.g. redis://127.0.0.1:6379 (default: counters in this process)')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
     .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
     .action(async (flags: RunFlags) => {
@@ -108,6 +119,21 @@ function parseConcurrency(v: string | undefined): number {
   return n;
 }
 
+/** --ratelimit-config / --ratelimit-redis → the in-process rate limit service; an error text or null. */
+async function configureRateLimits(flags: RunFlags): Promise<string | null> {
+  if (flags.ratelimitConfig === undefined && flags.ratelimitRedis === undefined) return null;
+  try {
+    const domains = (flags.ratelimitConfig ?? []).flatMap((f) => readRateLimitConfigFile(f));
+    // Without Redis, the counters of --concurrency workers live in the primary (one gateway, one limit).
+    const backend = flags.ratelimitRedis !== undefined ? await RedisBackend.connect(flags.ratelimitRedis) : cluster.isWorker ? primaryLimits : new MemoryBackend();
+    setRateLimitService(new RateLimitService(domains, backend));
+    log('info', 'ratelimit', `rate limit service: domains [${domains.map((d) => d.domain).join(', ')}], counters in ${backend.name}`);
+    return null;
+  } catch (e) {
+    return `--ratelimit-config: ${(e as Error).message}`;
+  }
+}
+
 /** `sluice run`: returns the exit code (2 = invalid start-up config or flags). */
 export async function run(flags: RunFlags): Promise<number> {
   capYoungGeneration();
@@ -115,6 +141,7 @@ export async function run(flags: RunFlags): Promise<number> {
   let portMap: Map<number, number>;
   let resolve: Map<string, string[]>;
   let adminPort: number;
+  let sidecarPorts: { outboundPort: number; inboundPort: number; appPort: number | null };
   let listenerFiltersTimeoutMs: number;
   let concurrency: number;
   try {
@@ -125,6 +152,7 @@ export async function run(flags: RunFlags): Promise<number> {
     resolve = parseResolveFlag(flags.resolve ?? []);
     adminPort = parsePort('--admin-port', flags.adminPort);
     if (flags.codec !== undefined && flags.codec !== 'fast' && flags.codec !== 'node') throw new Error(`--codec ${flags.codec}: expected fast or node`);
+    sidecarPorts = { outboundPort: parsePort('--outbound-port', flags.outboundPort), inboundPort: parsePort('--inbound-port', flags.inboundPort), appPort: flags.appPort !== undefined ? parsePort('--app-port', flags.appPort) : null };
     const lft = parseDurationMs(flags.listenerFiltersTimeout ?? '15s');
     if (lft === null || lft <= 0) throw new Error(`--listener-filters-timeout ${flags.listenerFiltersTimeout}: expected a duration such as 15s or 500ms`);
     listenerFiltersTimeoutMs = lft;
@@ -133,16 +161,41 @@ export async function run(flags: RunFlags): Promise<number> {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
     return 2;
   }
+  const rateLimitError = await configureRateLimits(flags);
+  if (rateLimitError !== null) {
+    process.stderr.write(`sluice run: ${rateLimitError}\n`);
+    return 2;
+  }
   const configPaths = flags.config ?? ['./'];
+  // The mesh identity (ISTIO_MUTUAL): issued before the first compile, renewed in the background.
+  let identity: MeshIdentity | null = null;
+  if (flags.meshCaDir !== undefined) {
+    const ttlMs = parseDurationMs(flags.workloadCertTtl ?? '24h');
+    if (ttlMs === null || ttlMs < 1000) { process.stderr.write(`sluice run: --workload-cert-ttl ${flags.workloadCertTtl}: expected a duration of at least 1s, e.g. 24h\n`); return 2; }
+    try {
+      const td = (flags.mesh !== undefined ? (readMeshConfigFile(flags.mesh).trustDomain as string | undefined) : undefined) ?? 'cluster.local';
+      identity = await MeshIdentity.start({ caDir: flags.meshCaDir, trustDomain: td, namespace: flags.namespace, serviceAccount: flags.serviceAccount, ttlMs, onError: (e) => log('error', 'ca', `workload certificate renewal failed (retrying): ${e.message}`) });
+      log('info', 'ca', `workload certificate ${identity.certificate().identity} serial ${identity.certificate().serialNumber.toLowerCase()} valid until ${identity.certificate().notAfter.toISOString()}`);
+    } catch (e) {
+      process.stderr.write(`sluice run: --mesh-ca-dir ${flags.meshCaDir}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
   const pipeline = new ConfigPipeline({
     configPaths,
     meshFile: flags.mesh,
     credentialsDir: flags.credentials,
-    workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost },
+    workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost, sidecarPorts },
+    ...(identity !== null ? { meshCa: () => identity!.material() } : {}),
     // A worker (--concurrency) that replaces another one joins at the version the others serve.
     ...(cluster.isWorker ? { firstVersion: Number(process.env.SLUICE_CONFIG_VERSION ?? '1') } : {}),
   });
-  const first = pipeline.build();
+  let first = pipeline.build();
+  if (identity !== null && (first.mesh.trustDomain ?? 'cluster.local') !== identity.trustDomain) {
+    // A MeshConfig document in the config set names another trust domain: re-issue for it.
+    await identity.setTrustDomain(first.mesh.trustDomain ?? 'cluster.local');
+    first = pipeline.build();
+  }
   if (cluster.isWorker && hasErrors(first.diagnostics)) return workerFailed(first.diagnostics.filter((d) => d.level === 'error').map(formatDiagnostic));
   if (hasErrors(first.diagnostics)) {
     printDiagnostics(first.diagnostics, 'warning');
@@ -157,6 +210,8 @@ export async function run(flags: RunFlags): Promise<number> {
       concurrency, pipeline, first, configPaths,
       watchExtra: (latest) => [...fixed, ...referencedPaths(latest.store)],
       adminHost: flags.adminHost, adminPort, listenHost: flags.listenHost, drainTimeoutMs: Number(flags.drainTimeout) * 1000,
+      identity,
+      adminRoutes: (view, latest) => new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: view.snapshot, store: latest().store }))], ...certsAdminRoutes(view, identity)]),
     });
   }
 
@@ -173,13 +228,15 @@ export async function run(flags: RunFlags): Promise<number> {
   const bindErrors = await runtime.apply(first.snapshot);
   if (cluster.isWorker) {
     if (bindErrors.length > 0) { runtime.listeners.closeAll(); return workerFailed(bindErrors); }
-    return serveAsWorker(runtime, pipeline, first.snapshot.version);
+    return serveAsWorker(runtime, pipeline, first.snapshot.version, identity);
   }
   if (bindErrors.length > 0) {
     for (const e of bindErrors) process.stderr.write(`sluice run: ${e}\n`);
     runtime.listeners.closeAll();
     return 2;
   }
+  // The config the serving snapshot came from: lets /debug/trace name Gateways in its fixes.
+  let servingStore = first.store;
   let latestStore = first.store;
   let status: ConfigStatus = { version: first.snapshot.version, appliedAt: runtime.appliedAt.toISOString(), diagnostics: first.diagnostics, heldBack: first.heldBack, lastReloadError: null };
 
@@ -189,6 +246,7 @@ export async function run(flags: RunFlags): Promise<number> {
     stopping = true;
     log('info', 'main', `${signal}: draining (up to ${flags.drainTimeout}s)`);
     watcher.stop();
+    identity?.stop();
     admin.close();
     await runtime.drain(Number(flags.drainTimeout) * 1000);
     log('info', 'main', 'drained, exiting');
@@ -197,7 +255,7 @@ export async function run(flags: RunFlags): Promise<number> {
 
   let admin: Awaited<ReturnType<typeof startAdmin>>;
   try {
-    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date() });
+    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))], ...certsAdminRoutes(runtime, identity)]) });
   } catch (e) {
     process.stderr.write(`sluice run: admin API cannot bind ${flags.adminHost}:${adminPort}: ${(e as Error).message}\n`);
     runtime.listeners.closeAll();
@@ -214,15 +272,25 @@ export async function run(flags: RunFlags): Promise<number> {
       return;
     }
     latestStore = result.store;
+    if (identity !== null && (result.mesh.trustDomain ?? 'cluster.local') !== identity.trustDomain) {
+      const td = result.mesh.trustDomain ?? 'cluster.local';
+      identity.setTrustDomain(td).then(reload, (e: Error) => log('error', 'ca', `cannot issue a certificate for trust domain ${td}: ${e.message}`));
+      return;
+    }
     const errors = result.diagnostics.filter((d) => d.level === 'error');
     for (const d of errors) log('warn', 'config', formatDiagnostic(d));
     if (result.heldBack.length > 0) log('warn', 'config', `last good version kept for: ${result.heldBack.join(', ')}`);
     runtime.apply(result.snapshot).then((bindErrs) => {
       for (const e of bindErrs) log('error', 'listener', e);
       status = { version: result.snapshot.version, appliedAt: runtime.appliedAt.toISOString(), diagnostics: result.diagnostics, heldBack: result.heldBack, lastReloadError: bindErrs.length > 0 ? bindErrs.join('; ') : null };
+      servingStore = result.store;
       log('info', 'config', `config version ${result.snapshot.version} serving (${result.snapshot.listeners.length} listeners, ${result.snapshot.clusters.size} clusters)`);
     }, (e: Error) => log('error', 'config', `applying version ${result.snapshot.version} failed: ${e.message}`));
   };
+  identity?.onRenewed((c) => {
+    log('info', 'ca', `workload certificate renewed: serial ${c.serialNumber.toLowerCase()} valid until ${c.notAfter.toISOString()}; new handshakes use it`);
+    reload();
+  });
   // Certificate files named by the config are watched too: rotating one is a reload.
   const fixedExtra = [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined);
   const watcher = new ConfigWatcher(configPaths, () => [...fixedExtra, ...referencedPaths(latestStore)], reload);
@@ -234,7 +302,11 @@ export async function run(flags: RunFlags): Promise<number> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   const ports = runtime.listeners.boundPorts();
-  const summary = first.snapshot.listeners.map((l) => `${l.name}→${flags.listenHost}:${ports.get(l.name) ?? l.bindPort}`).join(', ');
+  const sidecarBound = runtime.sidecar.bound();
+  const summary = [
+    ...first.snapshot.listeners.map((l) => `${l.name}→${flags.listenHost}:${ports.get(l.name) ?? l.bindPort}`),
+    ...[...sidecarBound].map(([name, port]) => `${name}→${flags.listenHost}:${port}`),
+  ].join(', ');
   log('info', 'main', `sluice ready: config version ${first.snapshot.version}, listeners [${summary || 'none'}], admin http://${flags.adminHost}:${adminPort}`);
   return new Promise<number>(() => {}); // runs until a signal
 }

@@ -6,7 +6,10 @@ import { formatDiagnostic } from '../config/diagnostic.js';
 import type { BuildResult, ConfigPipeline } from '../config/pipeline.js';
 import { ConfigWatcher } from '../config/watch.js';
 import type { Snapshot } from '../compile/snapshot.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MemoryBackend } from '../proxy/filters/ratelimit/service.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
+import type { MeshIdentity } from '../security/mesh-identity.js';
 import { log } from '../util/log.js';
 import { isMessage, type ToPrimary, type ToWorker, type WorkerClusterView } from './protocol.js';
 import { PrimaryBuckets } from './token-buckets.js';
@@ -22,6 +25,10 @@ export interface PrimaryOptions {
   adminPort: number;
   listenHost: string;
   drainTimeoutMs: number;
+  /** The primary's own mesh identity (its snapshot and /certs use it); renewals rebuild everyone. */
+  identity: MeshIdentity | null;
+  /** Extra admin routes, given what the admin API reads and the latest build. */
+  adminRoutes?: (view: ProxyRuntime, latest: () => BuildResult) => Map<string, (req: IncomingMessage, url: URL, res: ServerResponse) => void>;
 }
 
 /** Time the admin API waits for every worker's answer. */
@@ -97,6 +104,8 @@ class Primary {
   readonly o: PrimaryOptions;
   readonly workers = new Map<number, WorkerState>();
   readonly buckets = new PrimaryBuckets();
+  /** Global rate limit counters of all workers when no Redis is configured. */
+  readonly limits = new MemoryBackend();
   ports = new Map<string, number>();
   view: WorkersView;
   status: ConfigStatus & { workers?: { pid: number; version: number }[] };
@@ -152,6 +161,14 @@ class Primary {
         if (a.left.size === 0) a.done();
         return;
       }
+      case 'incr':
+        void this.limits.increment(m.keys, m.hits).then((totals) => {
+          if (st.worker.isConnected()) st.worker.send({ t: 'incred', id: m.id, totals } satisfies ToWorker);
+        });
+        return;
+      case 'renewed':
+        this.reload();
+        return;
       case 'take': {
         const r = this.buckets.take(m.key, m.spec);
         const reply: ToWorker = { t: 'taken', id: m.id, ok: r.ok, remaining: r.remaining, msToNextFill: r.msToNextFill };
@@ -214,13 +231,26 @@ class Primary {
       log('error', 'config', `reload failed, version ${this.status.version} keeps serving: ${(e as Error).message}`);
       return;
     }
+    const td = result.mesh.trustDomain ?? 'cluster.local';
+    const id = this.o.identity;
+    if (id !== null && td !== id.trustDomain) {
+      // As the workers do: one more build once the certificate for the new trust domain exists.
+      id.setTrustDomain(td).then(() => { this.#broadcastBuild(this.o.pipeline.build()); }, (e: Error) => log('error', 'ca', `cannot issue a certificate for trust domain ${td}: ${e.message}`));
+      this.broadcast({ t: 'reload' });
+      return;
+    }
+    this.#broadcastBuild(result, true);
+  }
+
+  #broadcastBuild(result: BuildResult, send = false): void {
     this.latest = result;
     for (const d of result.diagnostics.filter((x) => x.level === 'error')) log('warn', 'config', formatDiagnostic(d));
     if (result.heldBack.length > 0) log('warn', 'config', `last good version kept for: ${result.heldBack.join(', ')}`);
     this.view.snapshot = result.snapshot;
     this.status = { version: this.status.version, appliedAt: this.status.appliedAt, diagnostics: result.diagnostics, heldBack: result.heldBack, lastReloadError: null, workers: this.workerVersions() };
     // Every worker builds the same files again: the same resources, the same version number.
-    this.broadcast({ t: 'reload' });
+    if (send) this.broadcast({ t: 'reload' });
+    this.#checkApplied();
   }
 }
 
@@ -257,6 +287,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     p.stopping = true;
     log('info', 'main', `${why}: draining ${p.workers.size} workers (up to ${o.drainTimeoutMs / 1000}s)`);
     watcher.stop();
+    o.identity?.stop();
     p.view.listeners.draining = true;
     admin?.close();
     const exited = [...p.workers.values()].map((st) => new Promise<void>((r) => { if (st.worker.isDead()) r(); else st.worker.once('exit', () => r()); }));
@@ -277,6 +308,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
       onQuit: () => void stop('quitquitquit'),
       startedAt: new Date(),
       refresh: () => p.view.refresh(),
+      ...(o.adminRoutes !== undefined ? { routes: o.adminRoutes(p.view as unknown as ProxyRuntime, () => p.latest) } : {}),
     });
   } catch (e) {
     process.stderr.write(`sluice run: admin API cannot bind ${o.adminHost}:${o.adminPort}: ${(e as Error).message}\n`);
@@ -286,6 +318,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   }
 
   watcher.start();
+  o.identity?.onRenewed(() => p.reload());
   process.on('uncaughtException', (e) => log('error', 'main', `uncaught exception (serving continues): ${e.stack ?? String(e)}`));
   process.on('unhandledRejection', (e) => log('error', 'main', `unhandled rejection (serving continues): ${(e as Error)?.stack ?? String(e)}`));
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -29,14 +29,20 @@ export type ToWorker =
   /** An admin API question; answered with `answer` and the same id. */
   | { t: 'ask'; id: number; what: 'metrics' | 'clusters' }
   /** The primary's answer to a `take`. */
-  | { t: 'taken'; id: number; ok: boolean; remaining: number; msToNextFill: number };
+  | { t: 'taken'; id: number; ok: boolean; remaining: number; msToNextFill: number }
+  /** The primary's answer to an `incr`: the new totals. */
+  | { t: 'incred'; id: number; totals: number[] };
 
 export type ToPrimary =
   | { t: 'ready'; version: number; ports: [string, number][]; errors: string[] }
   | { t: 'applied'; version: number; errors: string[] }
   | { t: 'answer'; id: number; data: unknown }
   /** Take one token from the process-wide bucket `key`. */
-  | { t: 'take'; id: number; key: string; spec: TokenBucketSpecMessage };
+  | { t: 'take'; id: number; key: string; spec: TokenBucketSpecMessage }
+  /** Global rate limit counters kept in the primary (no Redis): add `hits` to each key. */
+  | { t: 'incr'; id: number; keys: { key: string; ttlSeconds: number }[]; hits: number }
+  /** This worker renewed its mesh workload certificate: every worker rebuilds (same version). */
+  | { t: 'renewed' };
 
 export function isMessage(m: unknown): m is { t: string } {
   return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';

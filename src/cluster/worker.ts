@@ -1,5 +1,6 @@
-import type { ConfigPipeline } from '../config/pipeline.js';
+import type { BuildResult, ConfigPipeline } from '../config/pipeline.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
+import type { MeshIdentity } from '../security/mesh-identity.js';
 import { log } from '../util/log.js';
 import { isMessage, type ToPrimary, type ToWorker, type WorkerClusterView } from './protocol.js';
 import { RemoteBucketStore } from './token-buckets.js';
@@ -42,11 +43,52 @@ async function shareTokenBuckets(store: RemoteBucketStore): Promise<void> {
 }
 
 /**
+ * The global rate limit counters of a worker when no Redis is configured: they live in the
+ * primary, so the limit holds for the whole gateway (LimitBackend of the rate limit service).
+ */
+export class PrimaryLimitBackend {
+  readonly name = 'memory (primary process)';
+  readonly #pending = new Map<number, (totals: number[]) => void>();
+  #nextId = 1;
+
+  increment(keys: readonly { key: string; ttlSeconds: number }[], hits: number): Promise<number[]> {
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      send({ t: 'incr', id, keys: [...keys], hits });
+    });
+  }
+
+  answered(id: number, totals: number[]): void {
+    const r = this.#pending.get(id);
+    if (r === undefined) return;
+    this.#pending.delete(id);
+    r(totals);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export const primaryLimits = new PrimaryLimitBackend();
+
+/** A build that follows the mesh config's trust domain, as `sluice run` does (one extra build when it changed). */
+async function buildFollowingTrustDomain(pipeline: ConfigPipeline, identity: MeshIdentity | null): Promise<BuildResult> {
+  const result = pipeline.build();
+  const td = result.mesh.trustDomain ?? 'cluster.local';
+  if (identity === null || td === identity.trustDomain) return result;
+  await identity.setTrustDomain(td);
+  return pipeline.build();
+}
+export { buildFollowingTrustDomain };
+
+/**
  * A worker of `sluice run --concurrency N`: serves the listeners (shared by node:cluster) with
  * its own runtime built from the same files as the primary, and does what the primary says:
  * reload, drain, report stats. It never watches files or serves the admin API itself.
  */
-export async function serveAsWorker(runtime: ProxyRuntime, pipeline: ConfigPipeline, version: number): Promise<number> {
+export async function serveAsWorker(runtime: ProxyRuntime, pipeline: ConfigPipeline, version: number, identity: MeshIdentity | null): Promise<number> {
   const buckets = new RemoteBucketStore((id, key, spec) => send({ t: 'take', id, key, spec }));
   await shareTokenBuckets(buckets);
   let draining = false;
@@ -54,24 +96,22 @@ export async function serveAsWorker(runtime: ProxyRuntime, pipeline: ConfigPipel
     if (!isMessage(m)) return;
     const msg = m as ToWorker;
     switch (msg.t) {
-      case 'reload': {
-        let result;
-        try {
-          result = pipeline.build();
-        } catch (e) {
-          log('error', 'config', `worker ${process.pid}: reload failed: ${(e as Error).message}`);
-          send({ t: 'applied', version: -1, errors: [(e as Error).message] });
-          return;
-        }
-        runtime.apply(result.snapshot).then(
-          (errors) => send({ t: 'applied', version: result.snapshot.version, errors }),
-          (e: Error) => send({ t: 'applied', version: -1, errors: [e.message] }),
+      case 'reload':
+        buildFollowingTrustDomain(pipeline, identity).then(
+          (result) => runtime.apply(result.snapshot).then(
+            (errors) => send({ t: 'applied', version: result.snapshot.version, errors }),
+            (e: Error) => send({ t: 'applied', version: -1, errors: [e.message] }),
+          ),
+          (e: Error) => {
+            log('error', 'config', `worker ${process.pid}: reload failed: ${e.message}`);
+            send({ t: 'applied', version: -1, errors: [e.message] });
+          },
         );
         return;
-      }
       case 'drain':
         if (draining) return;
         draining = true;
+        identity?.stop();
         void runtime.drain(msg.timeoutMs).then(() => process.exit(0));
         return;
       case 'ask':
@@ -84,8 +124,14 @@ export async function serveAsWorker(runtime: ProxyRuntime, pipeline: ConfigPipel
       case 'taken':
         buckets.answered(msg.id, msg.ok, msg.remaining, msg.msToNextFill);
         return;
+      case 'incred':
+        primaryLimits.answered(msg.id, msg.totals);
+        return;
     }
   });
+  // A renewed workload certificate reaches new handshakes through a rebuild; the primary has
+  // every worker rebuild so that their config versions stay equal.
+  identity?.onRenewed(() => send({ t: 'renewed' }));
   // The primary coordinates shutdown; a worker whose primary is gone stops at once.
   process.on('disconnect', () => process.exit(0));
   process.on('SIGTERM', () => {});

@@ -4,6 +4,7 @@ import { resourceRef } from '../config/resource.js';
 import type { CompileContext } from './context.js';
 import { durationMsOr } from './duration.js';
 import { hostCovers, normalizeHost } from './hosts.js';
+import { expectedMeshIdentities } from './mesh-identities.js';
 import { clusterName } from './names.js';
 import { endpointPort, type RegistryService, type ServicePortInfo } from './registry.js';
 import { meshSecret, resolveCredential, resolveCredentialCa, resolveFiles } from './secrets.js';
@@ -228,13 +229,14 @@ function compileClientTls(ctx: CompileContext, tls: ClientTLSSettings | undefine
     // to MESH_EXTERNAL services.
     if (ctx.meshCa !== null && service.location === 'MESH_INTERNAL' && endpoints.length > 0 && endpoints.every((e) => e.labels['security.istio.io/tlsMode'] === 'istio')) {
       meshSecret(ctx);
-      return Object.freeze({ mode: 'ISTIO_MUTUAL', sni: null, autoSni: false, subjectAltNames: Object.freeze([...service.subjectAltNames]), caSecret: 'default', certSecret: 'default', insecureSkipVerify: false });
+      return Object.freeze({ mode: 'ISTIO_MUTUAL', sni: null, autoSni: false, subjectAltNames: Object.freeze(expectedMeshIdentities(ctx, service, endpoints)), caSecret: 'default', certSecret: 'default', insecureSkipVerify: false });
     }
     return null;
   }
   if (mode === 'ISTIO_MUTUAL') {
     meshSecret(ctx);
-    return Object.freeze({ mode, sni: tls?.sni ?? null, autoSni: false, subjectAltNames: Object.freeze([...(tls?.subjectAltNames ?? service.subjectAltNames)]), caSecret: 'default', certSecret: 'default', insecureSkipVerify: false });
+    // The peer must prove the destination's identity (DR subjectAltNames, else SE SANs, else endpoints' service accounts).
+    return Object.freeze({ mode, sni: tls?.sni ?? null, autoSni: false, subjectAltNames: Object.freeze(tls?.subjectAltNames ?? expectedMeshIdentities(ctx, service, endpoints)), caSecret: 'default', certSecret: 'default', insecureSkipVerify: false });
   }
   let caSecret: string | null = null;
   let certSecret: string | null = null;

@@ -3,7 +3,11 @@ import { CompileContext, type CompileInput } from './context.js';
 import { DEFAULT_DOMAIN_SUFFIX } from './hosts.js';
 import { buildGatewayListeners } from './listeners.js';
 import { buildRegistry } from './registry.js';
-import type { Mode, Snapshot, Workload } from './snapshot.js';
+import { meshSecret } from './secrets.js';
+import { compileWorkloadSecurity } from './security/index.js';
+import { buildSidecar, scopeRegistry, sidecarScopeFor } from './sidecar.js';
+import { selectorMatches } from './visibility.js';
+import type { Listener, Mode, RouteConfiguration, Snapshot, Workload } from './snapshot.js';
 
 export type { CompileInput } from './context.js';
 
@@ -13,9 +17,25 @@ export type { CompileInput } from './context.js';
  * built); problems become diagnostics, and a broken piece degrades alone as Istio's does.
  */
 export function compile(input: CompileInput): Snapshot {
-  const registry = buildRegistry(input.store, input.workload.domainSuffix);
+  const sidecarMode = input.workload.mode === 'sidecar';
+  const scope = sidecarMode ? sidecarScopeFor(input.store, input.workload) : null;
+  let registry = buildRegistry(input.store, input.workload.domainSuffix);
+  if (scope !== null) registry = scopeRegistry(registry, scope);
   const ctx = new CompileContext(input, registry);
-  const { listeners, routeConfigs } = buildGatewayListeners(ctx);
+  const gateways = sidecarMode ? [] : input.store.list('Gateway').filter((g) => selectorMatches(g.spec.selector ?? {}, input.workload.labels)).map((g) => `${g.namespace}/${g.name}`);
+  const security = compileWorkloadSecurity(ctx, gateways);
+  let listeners: Listener[] = [];
+  let routeConfigs = new Map<string, RouteConfiguration>();
+  // A sidecar serves the reserved `mesh` gateway, never Gateway servers; its inbound side
+  // carries the workload's authentication and authorization policies.
+  if (!sidecarMode) {
+    const built = buildGatewayListeners(ctx, security.policiesFor);
+    routeConfigs = built.routeConfigs;
+    listeners = security.finish(built.listeners, routeConfigs);
+  }
+  const sidecar = scope !== null ? buildSidecar(ctx, scope, routeConfigs, security.policiesFor) : null;
+  // A proxy with a mesh identity always has its `default` secret (istioctl proxy-config secret shows it).
+  if (input.meshCa !== null) meshSecret(ctx);
   return Object.freeze({
     version: input.version,
     createdAt: new Date().toISOString(),
@@ -24,8 +44,11 @@ export function compile(input: CompileInput): Snapshot {
     routeConfigs,
     clusters: ctx.clusters,
     secrets: ctx.secrets,
-    outboundTrafficPolicy: input.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
+    outboundTrafficPolicy: sidecar?.outbound.mode ?? input.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
+    sidecar,
+    accessLogFormat: typeof input.mesh.accessLogFormat === 'string' && input.mesh.accessLogFormat !== '' ? input.mesh.accessLogFormat : null,
     diagnostics: Object.freeze(ctx.diagnostics),
+    envoyFilterPatches: Object.freeze(security.patchOutcomes),
   });
 }
 
@@ -36,6 +59,7 @@ export interface WorkloadOptions {
   serviceAccount?: string;
   portMap?: ReadonlyMap<number, number>;
   listenHost?: string;
+  sidecarPorts?: Workload['sidecarPorts'];
 }
 
 export function makeWorkload(o: WorkloadOptions, mesh: MeshConfig): Workload {
@@ -49,5 +73,6 @@ export function makeWorkload(o: WorkloadOptions, mesh: MeshConfig): Workload {
     rootNamespace: mesh.rootNamespace ?? 'istio-system',
     portMap: o.portMap ?? new Map(),
     listenHost: o.listenHost ?? '0.0.0.0',
+    sidecarPorts: o.mode === 'sidecar' ? Object.freeze({ ...(o.sidecarPorts ?? { outboundPort: 15001, inboundPort: 15006, appPort: null }) }) : null,
   });
 }

@@ -1,3 +1,7 @@
+import type { JwtAuthnConfig } from '../proxy/filters/jwt-authn/config.js';
+import type { RateLimitPolicies } from '../proxy/filters/ratelimit/slots.js';
+import type { RbacConfig } from '../proxy/filters/rbac/config.js';
+
 // Per-route and per-listener filter configuration. Each field is null when the feature is off,
 // so a request pays one null check per absent filter. The connection manager runs them in
 // Istio's HTTP filter order: jwt → ext_authz → rbac → local rate limit → cors → fault → router.
@@ -34,10 +38,22 @@ export const NO_ROUTE_FILTERS: HttpFilterConfigs = Object.freeze({ fault: null, 
 export interface ListenerPolicies {
   readonly idleTimeoutMs: number;
   readonly maxConnectionDurationMs: number;
+  /** RequestAuthentication (jwt_authn); null = none applies. */
+  readonly jwt: JwtAuthnConfig | null;
+  /** AuthorizationPolicy for HTTP chains (ext_authz CUSTOM + RBAC); null = none applies. */
+  readonly rbac: RbacConfig | null;
+  /** AuthorizationPolicy for TCP / TLS passthrough chains (network RBAC). */
+  readonly networkRbac: RbacConfig | null;
+  /** local_ratelimit / ratelimit filters inserted by EnvoyFilters. */
+  readonly rateLimits: RateLimitPolicies | null;
 }
 
 export const DEFAULT_LISTENER_POLICIES: ListenerPolicies = Object.freeze({
   // Envoy/Istio defaults: downstream HTTP idle 1 h, no max connection duration.
   idleTimeoutMs: 3_600_000,
   maxConnectionDurationMs: 0,
+  jwt: null,
+  rbac: null,
+  networkRbac: null,
+  rateLimits: null,
 });

@@ -118,7 +118,7 @@ function fromWorkloadEntry(we: WorkloadEntrySpec): RegistryEndpoint {
     labels: we.labels ?? {},
     locality: we.locality ?? '',
     weight: we.weight ?? 1,
-    serviceAccount: we.serviceAccount ?? 'default',
+    serviceAccount: we.serviceAccount ?? '', // '' = unknown: no expected mesh identity
     network: we.network ?? '',
   };
 }
@@ -186,7 +186,7 @@ function fromKubernetesService(svc: Resource<'Service'>, store: ConfigStore, wes
     const portMap: Record<string, number> = {};
     for (const p of subset.ports ?? []) portMap[p.name ?? ''] = p.port;
     for (const a of subset.addresses ?? []) {
-      endpoints.push({ address: a.ip, ports: byServicePortName(ports, portMap), labels: {}, locality: '', weight: 1, serviceAccount: 'default', network: '' });
+      endpoints.push({ address: a.ip, ports: byServicePortName(ports, portMap), labels: {}, locality: '', weight: 1, serviceAccount: '', network: '' });
     }
   }
   for (const slice of store.list('EndpointSlice')) {
@@ -196,7 +196,7 @@ function fromKubernetesService(svc: Resource<'Service'>, store: ConfigStore, wes
     for (const e of slice.spec.endpoints ?? []) {
       if (e.conditions?.ready === false) continue;
       for (const address of e.addresses) {
-        endpoints.push({ address, ports: byServicePortName(ports, portMap), labels: {}, locality: '', weight: 1, serviceAccount: 'default', network: '' });
+        endpoints.push({ address, ports: byServicePortName(ports, portMap), labels: {}, locality: '', weight: 1, serviceAccount: '', network: '' });
       }
     }
   }

@@ -9,6 +9,7 @@ import type { SourcePos } from '../config/diagnostic.js';
 import type { RouteMatch } from './match/route-match.js';
 import type { HeaderMutation } from './header-mutation.js';
 import type { HttpFilterConfigs, ListenerPolicies } from './policies.js';
+import type { SidecarConfig } from './sidecar-snapshot.js';
 
 export type Mode = 'gateway' | 'sidecar';
 
@@ -23,6 +24,8 @@ export interface Workload {
   /** Gateway server port → local bind port (`--port-map`). */
   readonly portMap: ReadonlyMap<number, number>;
   readonly listenHost: string;
+  /** Sidecar mode: `--outbound-port`, `--inbound-port`, `--app-port` (null without one). */
+  readonly sidecarPorts?: { readonly outboundPort: number; readonly inboundPort: number; readonly appPort: number | null } | null;
 }
 
 export interface Snapshot {
@@ -34,7 +37,26 @@ export interface Snapshot {
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly secrets: ReadonlyMap<string, TlsSecret>;
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** Sidecar mode: the outbound explicit proxy and inbound listener; null for a gateway. */
+  readonly sidecar?: SidecarConfig | null;
+  /** meshConfig.accessLogFormat (Envoy command operators); null/absent = Istio's default TEXT line. */
+  readonly accessLogFormat?: string | null;
   readonly diagnostics: readonly Diagnostic[];
+  /** What compile did with each EnvoyFilter patch that reached this workload (`sluice analyze` SLU0310 reads it). */
+  readonly envoyFilterPatches?: readonly EnvoyFilterPatchOutcome[];
+}
+
+/** One EnvoyFilter patch on one workload: applied, not applied by Sluice (and why), or no effect here (as in Istio). */
+export interface EnvoyFilterPatchOutcome {
+  /** `EnvoyFilter ns/name`. */
+  readonly resource: string;
+  /** Index in spec.configPatches. */
+  readonly index: number;
+  readonly outcome: 'applied' | 'not_applied' | 'no_effect';
+  /** For not_applied: compile's diagnostic code (SLU052x), its message and fix. */
+  readonly code: string | null;
+  readonly reason: string | null;
+  readonly fix: string | null;
 }
 
 // ---------------------------------------------------------------- listeners

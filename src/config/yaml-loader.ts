@@ -60,8 +60,9 @@ export function parseConfigText(file: string, text: string): ParsedFile {
     }
     if (doc.contents === null) continue; // empty document (`---` at the end, comments only)
     const body = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    if (body === null || body === undefined) continue; // `---` followed by `---`: an empty document
     const start = at(doc.contents.range?.[0] ?? 0);
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    if (typeof body !== 'object' || Array.isArray(body)) {
       errors.push({ code: 'SLU0003', level: 'error', message: 'a config document must be a mapping with apiVersion, kind and metadata', ...start });
       continue;
     }

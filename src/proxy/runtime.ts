@@ -1,13 +1,15 @@
 import type { Snapshot } from '../compile/snapshot.js';
 import { AccessLog, formatHttpLine, formatRefusedLine, formatTcpLine, type AccessLogTarget } from '../telemetry/access-log.js';
+import { compileAccessLogFormat, type AccessLogFormat } from '../telemetry/access-log-format.js';
 import { IstioMetrics } from '../telemetry/metrics.js';
 import { log } from '../util/log.js';
 import { FastHttp1Codec } from './codec/fast-http1.js';
 import { NodeHttp1Codec, setClientErrorHook } from './codec/node-http1.js';
-import './filters/index.js';
+import { onSnapshotApplied } from './filters/index.js';
 import { NodeHttp2Codec } from './codec/node-http2.js';
 import type { Http1ServerCodec, HttpStream, ProxyContext } from './http/stream.js';
 import { ListenerManager } from './listener/listener-manager.js';
+import { SidecarListeners } from './sidecar/sidecar-listeners.js';
 import type { TcpSession } from './tcp/tcp-session.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import type { DnsResolver } from './upstream/dns.js';
@@ -34,15 +36,21 @@ export class ProxyRuntime implements ProxyContext {
   snapshot: Snapshot;
   readonly clusters: ClusterManager;
   readonly listeners: ListenerManager;
+  /** Sidecar mode: the outbound explicit proxy and the inbound listener. */
+  readonly sidecar: SidecarListeners;
   readonly accessLog: AccessLog;
   readonly metrics: IstioMetrics;
   readonly h1: Http1ServerCodec;
   readonly h2: NodeHttp2Codec;
   /** When the current snapshot started serving. */
   appliedAt = new Date();
+  /** meshConfig.accessLogFormat, compiled; null = Istio's default line. */
+  #logFormat: AccessLogFormat | null = null;
+  readonly #dnsOverride: (host: string) => string[] | undefined;
 
   constructor(o: RuntimeOptions) {
     this.snapshot = o.initial;
+    this.#dnsOverride = (host) => o.dns.override(host);
     this.clusters = new ClusterManager({ dns: o.dns, sourceAddress: o.sourceAddress ?? null });
     this.accessLog = new AccessLog(o.accessLog);
     this.metrics = new IstioMetrics(o.initial.workload, o.workloadName, this.clusters);
@@ -57,6 +65,11 @@ export class ProxyRuntime implements ProxyContext {
         if (kind === 'no_filter_chain' && this.accessLog.enabled) this.accessLog.write(formatRefusedLine(socket, sni));
       },
     }, { listenerFiltersTimeoutMs: o.listenerFiltersTimeoutMs ?? 15_000 });
+    this.sidecar = new SidecarListeners(this, this.h1, this.h2, {
+      connectionRefused: (l, socket, reason, sni) => {
+        log('warn', 'listener', `${l.name}: connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}${sni !== '' ? ` (SNI ${sni})` : ''} closed: ${reason}`);
+      },
+    });
     setClientErrorHook((status, code, socket) => {
       log('info', 'http', `${status} for malformed request from ${socket.remoteAddress ?? '?'}: ${code}`);
     });
@@ -64,19 +77,30 @@ export class ProxyRuntime implements ProxyContext {
 
   /** Makes `snapshot` live: clusters first (routes may name new ones), then the swap, then listeners. */
   async apply(snapshot: Snapshot): Promise<string[]> {
+    onSnapshotApplied(snapshot, this.#dnsOverride);
     this.clusters.update(snapshot);
+    this.#useLogFormat(snapshot.accessLogFormat ?? null);
     this.snapshot = snapshot;
     this.appliedAt = new Date();
-    return this.listeners.update(snapshot);
+    const errors = await this.listeners.update(snapshot);
+    return [...errors, ...(await this.sidecar.update(snapshot))];
+  }
+
+  #useLogFormat(text: string | null): void {
+    if ((this.#logFormat?.text ?? null) === text) return;
+    this.#logFormat = text === null ? null : compileAccessLogFormat(text);
+    if (this.#logFormat !== null && this.#logFormat.unknown.length > 0) log('warn', 'accesslog', `accessLogFormat: ${this.#logFormat.unknown.join(', ')} not supported by Sluice; printed as -`);
   }
 
   onStreamComplete(s: HttpStream): void {
-    if (this.accessLog.enabled) this.accessLog.write(formatHttpLine(s));
+    const f = this.#logFormat;
+    if (this.accessLog.enabled) this.accessLog.write(f === null ? formatHttpLine(s) : f.http(s));
     this.metrics.recordHttp(s);
   }
 
   onTcpComplete(s: TcpSession): void {
-    if (this.accessLog.enabled) this.accessLog.write(formatTcpLine(s));
+    const f = this.#logFormat;
+    if (this.accessLog.enabled) this.accessLog.write(f === null ? formatTcpLine(s) : f.tcp(s));
     this.metrics.recordTcp(s);
   }
 
@@ -86,13 +110,15 @@ export class ProxyRuntime implements ProxyContext {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.listeners.stopAccepting();
+    this.sidecar.stopAccepting();
     this.h1.drain();
     this.h2.drain();
     const deadline = Date.now() + timeoutMs;
-    while (this.listeners.openConnections() > 0 && Date.now() < deadline) {
+    while (this.listeners.openConnections() + this.sidecar.openConnections() > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.listeners.closeAll();
+    this.sidecar.closeAll();
     this.clusters.close();
     await this.accessLog.close();
   }

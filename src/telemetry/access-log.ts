@@ -58,7 +58,7 @@ export function formatHttpLine(s: HttpStream): string {
 export function formatTcpLine(s: TcpSession): string {
   const c = s.conn;
   const duration = Math.round(performance.now() - s.startMs);
-  return `[${isoTime(s.startWall)}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "-" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
+  return `[${isoTime(s.startWall)}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
 }
 
 /** A connection no filter chain accepted: Envoy's listener access log, flag NR. */

@@ -66,3 +66,12 @@ describe('ConfigLoader', () => {
     expect(r.store.get('VirtualService', 'default', 'a')!.spec.http![0]!.match![0]!.uri!.regex).toBe('/ok');
   });
 });
+
+describe('YAML documents', () => {
+  it('skips empty documents between separators and comment-only documents', async () => {
+    const { parseConfigText } = await import('../../src/config/yaml-loader.js');
+    const r = parseConfigText('x.yaml', 'apiVersion: v1\nkind: Secret\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n---\n# only a comment\n');
+    expect(r.errors).toEqual([]);
+    expect(r.resources.map((x) => x.metadata.name)).toEqual(['a', 'b']);
+  });
+});

@@ -12,6 +12,10 @@ import { parse, parseAllDocuments } from 'yaml';
 import { startEchoBackend, type EchoReply } from '../support/echo-backend.js';
 import { rawExchange, type RawStep } from '../support/raw-http.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
+import { makeKey, signToken, startJwksServer, type JwksServer, type SigningKey } from '../support/jwks-server.js';
+import { freePort } from '../support/ports.js';
+import { compareTrace, type Expectation } from '../../src/trace/expect.js';
+import type { Trace } from '../../src/trace/types.js';
 
 // Data-driven end-to-end cases (Gateway API conformance style): each folder holds
 // config.yaml (Istio YAML; `${backend.NAME}` stands for the port of echo backend NAME) and
@@ -35,6 +39,11 @@ export interface CaseRequest {
   port?: number;
   headers?: Record<string, string>;
   body?: string;
+  /**
+   * Sign a JWT with a key of the case's JWKS server (run.yaml `jwks`) and send it as
+   * `Authorization: Bearer` (or in `header`, after `prefix`).
+   */
+  jwt?: { kid: string; claims: Record<string, unknown>; expiresIn?: number; header?: string; prefix?: string };
 }
 
 export interface ConformanceCase {
@@ -75,12 +84,22 @@ export interface ConformanceCase {
   stderr?: string;
   /** A copy of the request must reach this (mirror) backend. */
   mirrored?: { name: string; path?: string; host?: string };
+  /**
+   * What `sluice trace` says about the request, asked of the running gateway (/debug/trace):
+   * Istio-style names (`routeConfig: http.80`, `vhost: "example.com:80"`, `cluster: outbound|..`)
+   * or any `sluice test` expectation key. `listener: 0.0.0.0_<gateway port>` is mapped to the
+   * port the test bound.
+   */
+  trace?: Expectation & { vhost?: string };
 }
 
 /** run.yaml: how to start the case. */
 export interface RunSpec {
   args?: string[];
+  /** Gateway ports to bind on free local ports (default: every Gateway server port); `${port.N}` in config.yaml is the local port of N. */
   ports?: number[];
+  /** A JWKS server with these keys per path; `${jwks/PATH}` in config.yaml is its URL. */
+  jwks?: { path: string; keys: { kid: string; alg: string }[] }[];
   /**
    * Server/client certificates signed by the case CA. `as`: `credentials` (default; written to
    * --credentials DIR/<name>/ with ca.crt), `secret-tls` or `secret-generic` (a Secret in the
@@ -178,6 +197,10 @@ export function sendRequest(port: number, r: CaseRequest, ca?: string, client?: 
 
 export interface CaseEnvironment {
   sluice: SluiceProcess;
+  /** Local port a Gateway server port is bound on. */
+  port(servicePort: number): number;
+  /** Keys of the case's JWKS server, by kid. */
+  jwtKeys: Map<string, SigningKey>;
   /** CA that signed the case's server certificates (run.yaml `certificates`). */
   ca?: string;
   /** Client certificates by run.yaml name. */
@@ -209,10 +232,27 @@ export async function startCase(dir: string, codec?: Codec): Promise<CaseEnviron
       : spec.kind === 'tls' ? await startTlsEcho(n, leaf!.cert, leaf!.key)
       : await startHttpsEcho(n, leaf!.cert, leaf!.key, spec.kind === 'mtls-https' ? { ca: ca!.certPem, requestCert: true } : {}));
   }
-  let text = raw.replace(/\$\{backend\.([a-z0-9-]+)\}/g, (_, n: string) => String(backends.get(n)!.port));
+  // Gateway ports are bound on free local ports chosen here, so config.yaml can name them.
+  const ports = run.ports ?? gatewayPorts(raw);
+  const portMap = new Map<number, number>();
+  for (const p of ports) portMap.set(p, await freePort());
+  let jwksServer: JwksServer | null = null;
+  const jwtKeys = new Map<string, SigningKey>();
+  if (run.jwks !== undefined) {
+    jwksServer = await startJwksServer();
+    for (const set of run.jwks) {
+      const ks: SigningKey[] = [];
+      for (const k of set.keys) { const key = await makeKey(k.alg, k.kid); ks.push(key); jwtKeys.set(k.kid, key); }
+      jwksServer.publish(ks, set.path);
+    }
+  }
+  let text = raw
+    .replace(/\$\{backend\.([a-z0-9-]+)\}/g, (_, n: string) => String(backends.get(n)!.port))
+    .replace(/\$\{port\.(\d+)\}/g, (_, n: string) => String(portMap.get(Number(n)) ?? n))
+    .replace(/\$\{jwks(\/[^}]*)\}/g, (_, path: string) => jwksServer!.url(path));
   const work = mkdtempSync(join(tmpdir(), 'sluice-conf-'));
-  const ports = run.ports ?? gatewayPorts(text);
   const args = ['--resolve', 'localhost=127.0.0.1', ...(codec !== undefined ? ['--codec', codec] : []), ...(run.args ?? [])];
+  if (portMap.size > 0) args.push('--port-map', [...portMap].map(([a, b]) => `${a}=${b}`).join(','));
   const caFile = join(work, 'case-ca.crt');
   if (ca !== null) writeFileSync(caFile, ca.certPem);
   args.forEach((a, i) => { args[i] = a.replace('${caFile}', caFile); });
@@ -240,10 +280,14 @@ export async function startCase(dir: string, codec?: Codec): Promise<CaseEnviron
     clients.set(c.name, issueCert(signer, c.cn ?? c.name, c.sans, { client: true }));
   }
   const caPem = ca?.certPem;
-  const sluice = await startSluice({ config: [join(work, 'config.yaml')], ports, args });
+  const proc = await startSluice({ config: [join(work, 'config.yaml')], ports: [], args });
+  // The ports were chosen here: answer for them.
+  const sluice: SluiceProcess = { ...proc, port: (p) => portMap.get(p) ?? proc.port(p) };
   const cases = parse(readFileSync(join(dir, 'cases.yaml'), 'utf8')) as ConformanceCase[];
   return {
     sluice,
+    port: (p) => portMap.get(p) ?? p,
+    jwtKeys,
     ...(caPem !== undefined ? { ca: caPem } : {}),
     clients,
     backends,
@@ -251,6 +295,7 @@ export async function startCase(dir: string, codec?: Codec): Promise<CaseEnviron
     close: async () => {
       await sluice.stop();
       for (const b of backends.values()) await b.close();
+      await jwksServer?.close();
     },
   };
 }
@@ -272,9 +317,46 @@ export function listCases(root: string): string[] {
     .sort();
 }
 
+/** The request as sent: a signed token added where `jwt` says. */
+async function withToken(env: CaseEnvironment, r: CaseRequest): Promise<CaseRequest> {
+  if (r.jwt === undefined) return r;
+  const key = env.jwtKeys.get(r.jwt.kid);
+  if (key === undefined) throw new Error(`no JWKS key ${r.jwt.kid} in run.yaml`);
+  const token = await signToken(key, r.jwt.claims, r.jwt.expiresIn !== undefined ? { expiresIn: r.jwt.expiresIn } : {});
+  const header = r.jwt.header ?? 'authorization';
+  const prefix = r.jwt.prefix ?? (header === 'authorization' ? 'Bearer ' : '');
+  return { ...r, headers: { ...(r.headers ?? {}), [header]: `${prefix}${token}` } };
+}
+
+/** The running gateway's trace of the case's request, compared with `trace:`. */
+async function checkTrace(env: CaseEnvironment, c: ConformanceCase, r: CaseRequest): Promise<void> {
+  const scheme = r.scheme ?? 'http';
+  const port = r.port ?? 80;
+  const hostHeader = r.host ?? 'localhost';
+  const host = hostHeader.split(':')[0]!;
+  const q = new URLSearchParams({ method: r.method ?? 'GET', url: `${scheme}://${host}:${port}${r.path ?? '/'}`, format: 'json' });
+  q.append('header', `host:${hostHeader}`); // what the client sends, port or not
+  for (const [k, v] of Object.entries(r.headers ?? {})) q.append('header', `${k}:${v}`);
+  if (r.sni !== undefined) q.set('sni', r.sni);
+  if (r.body !== undefined) q.set('data', '1');
+  if (r.clientCert !== undefined) q.set('client-cert', env.clients.get(r.clientCert)?.cert ?? '');
+  const res = await env.sluice.admin(`/debug/trace?${q}`);
+  if (res.status !== 200) throw new Error(`/debug/trace answered ${res.status}: ${await res.text()}`);
+  const trace = (await res.json()) as Trace;
+  const { vhost, ...want } = c.trace!;
+  if (vhost !== undefined) want.virtualHost = vhost;
+  const l = /^0\.0\.0\.0_(\d+)$/.exec(want.listener ?? '');
+  if (l !== null) want.listener = `0.0.0.0_${env.port(Number(l[1]))}`;
+  const diffs = compareTrace(trace, want);
+  if (diffs.length > 0) throw new Error(`trace: ${diffs.map((d) => `${d.key} expected ${d.expected}, got ${d.actual}`).join('; ')}`);
+}
+
 /** Checks one case; throws an Error describing the first mismatch. */
 export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promise<void> {
-  const port = env.sluice.port(c.request.port ?? 80);
+  const request = await withToken(env, c.request);
+  // The trace is asked first: it must not change what the request then gets (no token taken).
+  if (c.trace !== undefined) await checkTrace(env, c, request);
+  const port = env.port(c.request.port ?? 80);
   if (c.raw !== undefined) { await checkRaw(env, c, port); return; }
   let client: { cert: string; key: string } | undefined;
   if (c.request.clientCert !== undefined) {
@@ -297,7 +379,7 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
     return;
   }
   if (c.response?.refused === true) {
-    const err = await sendRequest(port, c.request, env.ca, client).then((r) => new Error(`expected the connection to be refused, got status ${r.status}`), (e: Error) => e);
+    const err = await sendRequest(port, request, env.ca, client).then((r) => new Error(`expected the connection to be refused, got status ${r.status}`), (e: Error) => e);
     if (err.message.startsWith('expected the connection')) throw err;
     if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
     if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
@@ -306,7 +388,7 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
   if (c.repeat !== undefined) {
     const counts: Record<string, number> = {};
     for (let i = 0; i < c.repeat; i++) {
-      const res = await sendRequest(port, c.request, env.ca, client);
+      const res = await sendRequest(port, request, env.ca, client);
       const who = res.status === 200 ? (JSON.parse(res.body) as EchoReply).backend : `status ${res.status}`;
       counts[who] = (counts[who] ?? 0) + 1;
     }
@@ -314,9 +396,10 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
       const share = (counts[name] ?? 0) / c.repeat;
       if (share < lo || share > hi) throw new Error(`${name} served ${share.toFixed(3)} of requests, expected ${lo}..${hi} (counts ${JSON.stringify(counts)})`);
     }
+    if (c.stderr !== undefined) await env.sluice.waitFor(new RegExp(c.stderr), 'stderr', 5000);
     return;
   }
-  const res = await sendRequest(port, c.request, env.ca, client);
+  const res = await sendRequest(port, request, env.ca, client);
   const want = c.response ?? {};
   const status = want.status ?? (c.backend !== undefined ? 200 : undefined);
   if (status !== undefined && res.status !== status) throw new Error(`status ${res.status}, expected ${status}; body: ${res.body.slice(0, 300)}`);

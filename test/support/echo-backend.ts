@@ -26,8 +26,8 @@ export interface EchoBackend {
 }
 
 /**
- * An HTTP/1.1 echo server. Special paths: `/status/NNN` answers that status, `/delay/MS` waits,
- * `/bytes/N` streams N bytes, `/trailers` answers chunked with a trailer, `/drip/N/MS` sends N chunks MS apart, `/ws` speaks WebSocket
+ * An HTTP/1.1 echo server. Paths ending in `/status/NNN` answer that status, `/delay/MS` wait,
+ * `/bytes/N` stream N bytes, `/trailers` answers chunked with a trailer, `/drip/N/MS` send N chunks MS apart, `/ws` speaks WebSocket
  * (echoes text frames). Every other path echoes the request as JSON.
  */
 export async function startEchoBackend(name: string, port = 0): Promise<EchoBackend> {
@@ -79,12 +79,12 @@ function handle(name: string, seen: EchoReply[], req: IncomingMessage, res: Serv
     seen.push(reply);
     const pathOnly = url.split('?')[0]!;
     let m: RegExpExecArray | null;
-    if ((m = /^\/status\/(\d{3})$/.exec(pathOnly)) !== null) {
+    if ((m = /\/status\/(\d{3})$/.exec(pathOnly)) !== null) {
       res.writeHead(Number(m[1]), { 'content-type': 'application/json', 'x-backend': name });
       res.end(JSON.stringify(reply));
       return;
     }
-    if ((m = /^\/delay\/(\d+)$/.exec(pathOnly)) !== null) {
+    if ((m = /\/delay\/(\d+)$/.exec(pathOnly)) !== null) {
       setTimeout(() => { res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name }); res.end(JSON.stringify(reply)); }, Number(m[1]));
       return;
     }
@@ -96,11 +96,11 @@ function handle(name: string, seen: EchoReply[], req: IncomingMessage, res: Serv
       res.end();
       return;
     }
-    if ((m = /^\/bytes\/(\d+)$/.exec(pathOnly)) !== null) {
+    if ((m = /\/bytes\/(\d+)$/.exec(pathOnly)) !== null) {
       streamBytes(res, Number(m[1]), name);
       return;
     }
-    if ((m = /^\/drip\/(\d+)\/(\d+)$/.exec(pathOnly)) !== null) {
+    if ((m = /\/drip\/(\d+)\/(\d+)$/.exec(pathOnly)) !== null) {
       const n = Number(m[1]);
       const every = Number(m[2]);
       res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });

@@ -39,8 +39,22 @@ function lines(buf: string[], onLine: () => void): (chunk: Buffer) => void {
   };
 }
 
-/** Starts the real `sluice run` process, on 127.0.0.1 with free ports, and waits until ready. */
+/**
+ * Starts the real `sluice run` process, on 127.0.0.1 with free ports, and waits until ready.
+ * A port found free can be taken by a parallel test before Sluice binds it: on EADDRINUSE the
+ * start is retried with fresh ports.
+ */
 export async function startSluice(o: SluiceOptions): Promise<SluiceProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSluiceOnce(o);
+    } catch (e) {
+      if (attempt >= 5 || !/EADDRINUSE/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startSluiceOnce(o: SluiceOptions): Promise<SluiceProcess> {
   const adminPort = await freePort();
   const map = new Map<number, number>();
   for (const p of o.ports ?? []) map.set(p, await freePort());

@@ -7,7 +7,9 @@ import { completeStream, sendLocalReply } from '../http/local-reply.js';
 import { ResponseFlag } from '../http/response-flags.js';
 import { HttpStream, type BodySink, type DownstreamCodec, type DownstreamConnection, type Http1ServerCodec } from '../http/stream.js';
 import { HTTPParser, kOnBody, kOnExecute, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete, METHODS, type LlhttpParser } from '../upstream/llhttp.js';
-import { MAX_REQUEST_HEADER_BYTES, MAX_REQUEST_HEADERS, onClientError, type Http1Options } from './node-http1.js';
+import type { IncomingMessage } from 'node:http';
+import { DEFAULT_LISTENER_POLICIES } from '../../compile/policies.js';
+import { absoluteForm, dispatchConnect, MAX_REQUEST_HEADER_BYTES, MAX_REQUEST_HEADERS, onClientError, type Http1Options } from './node-http1.js';
 import { WriteBatch } from './fast-http1-write.js';
 
 // The fast HTTP/1.1 downstream codec: Node's own llhttp binding (the parser node:http uses,
@@ -141,6 +143,11 @@ class FastConnection {
   closing = false;
   dead = false;
   upgradePending: FastStream | null = null;
+  /** The chain's HCM idle_timeout (EnvoyFilter MERGE), else the codec's; 0 = none. */
+  readonly idleTimeoutMs: number;
+  /** max_connection_duration elapsed: the next response closes the connection. */
+  durationElapsed = false;
+  #durationTimer: NodeJS.Timeout | null = null;
   #dispatchScheduled = false;
 
   constructor(codec: FastHttp1Codec, socket: Socket, conn: DownstreamConnection) {
@@ -163,7 +170,20 @@ class FastConnection {
     socket.on('error', noop);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
+    const pol = conn.chain.policies;
+    this.idleTimeoutMs = pol !== undefined && pol.idleTimeoutMs !== DEFAULT_LISTENER_POLICIES.idleTimeoutMs ? pol.idleTimeoutMs : codec.idleTimeoutMs;
+    if (pol !== undefined && pol.maxConnectionDurationMs > 0) {
+      this.#durationTimer = setTimeout(this.#onDurationElapsed, pol.maxConnectionDurationMs);
+      this.#durationTimer.unref();
+    }
   }
+
+  /** Envoy's max_connection_duration: drain — an idle connection closes now, a busy one after its response. */
+  readonly #onDurationElapsed = (): void => {
+    this.#durationTimer = null;
+    this.durationElapsed = true;
+    if (this.idle) this.socket.end();
+  };
 
   start(): void {
     const socket = this.socket;
@@ -234,6 +254,9 @@ class FastConnection {
       }
     }
     s.authority = host ?? '';
+    // Absolute-form (`GET http://host:port/path`, what clients send to an explicit proxy): the
+    // URI's authority wins over Host, as in node-http1.ts.
+    if (url.charCodeAt(0) !== 47 /* / */) absoluteForm(s);
     s.hasBody = (cl !== undefined && cl !== '0') || te;
     const fs = new FastStream(this, s, keepAlive, upgrade);
     s.codecRef = fs;
@@ -276,7 +299,6 @@ class FastConnection {
     this.#detach();
     const data = chunk ?? this.parser.getCurrentBuffer();
     up.upgradeHead = ret < data.length ? data.subarray(ret) : EMPTY;
-    if (up.s.method === 'CONNECT') { this.socket.destroy(); return; } // node:http without a 'connect' listener
     this.closing = true;
     this.#enqueue(up);
   };
@@ -323,6 +345,15 @@ class FastConnection {
       sendLocalReply(s, fs.refuse, '', 0, fs.refuse === 431 ? 'too_many_headers' : 'expectation_failed');
       return;
     }
+    if (fs.upgrade && s.method === 'CONNECT') {
+      // A tunnel (explicit proxy): the socket goes to the CONNECT handler, as with node:http.
+      fs.taken = true;
+      this.out.flush();
+      this.codec.connectionClosed(this);
+      this.active = null;
+      dispatchConnect(this.conn, { url: s.path, method: s.method, headers: {}, rawHeaders: s.headers } as unknown as IncomingMessage, this.socket, fs.upgradeHead ?? EMPTY);
+      return;
+    }
     if (fs.upgrade) {
       s.upgrade = (getHeader(s.headers, 'upgrade') ?? '').toLowerCase();
       if (s.upgrade !== 'websocket') {
@@ -348,7 +379,7 @@ class FastConnection {
   responseDone(fs: FastStream): void {
     fs.resDone = true;
     if (this.active === fs) this.active = null;
-    if (fs.closeAfter || this.codec.draining) {
+    if (fs.closeAfter || this.codec.draining || this.durationElapsed) {
       this.closing = true;
       this.out.flush();
       this.socket.end();
@@ -401,6 +432,7 @@ class FastConnection {
 
   readonly #onClose = (): void => {
     this.codec.connectionClosed(this);
+    if (this.#durationTimer !== null) { clearTimeout(this.#durationTimer); this.#durationTimer = null; }
     this.dead = true;
     this.out.discard();
     const a = this.active;
@@ -462,6 +494,10 @@ export class FastHttp1Codec implements DownstreamCodec, Http1ServerCodec {
     this.#o = o;
   }
 
+  get idleTimeoutMs(): number {
+    return this.#o.idleTimeoutMs;
+  }
+
   serve(socket: Socket, conn: DownstreamConnection): void {
     const c = new FastConnection(this, socket, conn);
     this.#conns.add(c);
@@ -478,11 +514,10 @@ export class FastHttp1Codec implements DownstreamCodec, Http1ServerCodec {
   readonly #onSweep = (): void => {
     const now = Date.now();
     const headersTimeout = this.#o.headersTimeoutMs;
-    const idleTimeout = this.#o.idleTimeoutMs;
     for (const c of this.#conns) {
       if (c.dead) continue;
       if (c.headStart > 0 && c.active === null && headersTimeout > 0 && now - c.headStart > headersTimeout) { c.headersTimedOut(); continue; }
-      if (c.idle && idleTimeout > 0 && now - c.idleSince > idleTimeout) c.socket.destroy();
+      if (c.idle && c.idleTimeoutMs > 0 && now - c.idleSince > c.idleTimeoutMs) c.socket.destroy();
     }
   };
 
@@ -517,7 +552,7 @@ export class FastHttp1Codec implements DownstreamCodec, Http1ServerCodec {
       if (status === 101) { c.out.push(`${head}\r\n`); c.out.flush(); return; }
       fs.closeAfter = true;
       if (!connectionHeader) head += 'connection: close\r\n';
-    } else if ((!fs.keepAlive || c.codec.draining || (c.closing && c.queue.length === 0)) && !fs.closeAfter) {
+    } else if ((!fs.keepAlive || c.codec.draining || c.durationElapsed || (c.closing && c.queue.length === 0)) && !fs.closeAfter) {
       fs.closeAfter = true;
       if (!connectionHeader) head += 'connection: close\r\n';
     }

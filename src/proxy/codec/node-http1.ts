@@ -6,6 +6,7 @@ import { getHeader, type HeaderList } from '../http/headers.js';
 import { completeStream, httpDate, sendLocalReply } from '../http/local-reply.js';
 import { ResponseFlag } from '../http/response-flags.js';
 import { HttpStream, type BodySink, type DownstreamCodec, type DownstreamConnection } from '../http/stream.js';
+import { isConnectionDraining, limitHttp1Connection } from '../filters/hcm/connection-limits.js';
 
 /** Envoy's defaults: at most 100 request headers and 60 KiB of them, else 431. */
 export const MAX_REQUEST_HEADERS = 100;
@@ -45,6 +46,7 @@ export class NodeHttp1Codec implements DownstreamCodec {
     this.server.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => upgradeCodec.onUpgrade(req, socket, head));
+    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => onConnect(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket));
     // The server is never bound, but node:http starts its connection tracking (headersTimeout
     // checks against slowloris, closeIdleConnections for drain) on 'listening'.
@@ -54,6 +56,7 @@ export class NodeHttp1Codec implements DownstreamCodec {
   serve(socket: Socket, conn: DownstreamConnection): void {
     connections.set(socket, conn);
     this.server.emit('connection', socket);
+    limitHttp1Connection(socket, conn, this.server.keepAliveTimeout);
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -80,7 +83,7 @@ export class NodeHttp1Codec implements DownstreamCodec {
 
   sendHeaders(s: HttpStream, status: number, headers: HeaderList, endStream: boolean): void {
     const res = s.codecRef as ServerResponse;
-    if (this.#draining) headers.push('connection', 'close');
+    if (this.#draining || isConnectionDraining(res.socket ?? res)) headers.push('connection', 'close');
     res.writeHead(status, headers);
     if (endStream) res.end();
   }
@@ -127,10 +130,50 @@ function fillHead(s: HttpStream, req: IncomingMessage): void {
   s.path = req.url ?? '/';
   s.headers = req.rawHeaders;
   s.authority = getHeader(s.headers, 'host') ?? '';
+  // Absolute-form (`GET http://host:port/path`, what clients send to an explicit proxy): the
+  // URI's authority wins over Host, as RFC 9112 §3.2.2 and Envoy's allow_absolute_url do.
+  if (s.path.charCodeAt(0) !== 47 /* / */) absoluteForm(s);
   s.scheme = s.conn.tls ? 'https' : 'http';
   s.protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
   const cl = getHeader(s.headers, 'content-length');
   s.hasBody = (cl !== undefined && cl !== '0') || getHeader(s.headers, 'transfer-encoding') !== undefined;
+}
+
+/** Absolute-form request target (`http://host:port/path`): authority and path from the URI. */
+export function absoluteForm(s: HttpStream): void {
+  const p = s.path;
+  const scheme = p.length >= 8 ? p.slice(0, 8).toLowerCase() : '';
+  const start = scheme.startsWith('http://') ? 7 : scheme === 'https://' ? 8 : -1;
+  if (start < 0) return;
+  let end = start;
+  while (end < p.length) {
+    const c = p.charCodeAt(end);
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
+    end++;
+  }
+  s.authority = p.slice(start, end);
+  s.path = end === p.length ? '/' : p.charCodeAt(end) === 63 ? `/${p.slice(end)}` : p.slice(end);
+}
+
+/** CONNECT requests (an explicit proxy's tunnels): handed to the registered handler. */
+export type ConnectHandler = (conn: DownstreamConnection, req: IncomingMessage, socket: Socket, head: Buffer) => void;
+let connectHandler: ConnectHandler | null = null;
+export function setConnectHandler(h: ConnectHandler): void {
+  connectHandler = h;
+}
+
+function onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
+  dispatchConnect(connections.get(socket), req, socket, head);
+}
+
+/** A CONNECT request of either codec: to the registered tunnel handler, else 404 and close. */
+export function dispatchConnect(conn: DownstreamConnection | undefined, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  socket.on('error', () => {});
+  if (conn === undefined || connectHandler === null) {
+    socket.end(`HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\ndate: ${httpDate()}\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n`);
+    return;
+  }
+  connectHandler(conn, req, socket, head);
 }
 
 function pairs(h: HeaderList): [string, string][] {

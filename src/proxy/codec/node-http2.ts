@@ -6,6 +6,7 @@ import { completeStream, sendLocalReply } from '../http/local-reply.js';
 import { ResponseFlag } from '../http/response-flags.js';
 import { HttpStream, type BodySink, type DownstreamCodec, type DownstreamConnection } from '../http/stream.js';
 import { MAX_REQUEST_HEADERS, MAX_REQUEST_HEADER_BYTES } from './node-http1.js';
+import { limitHttp2Session } from '../filters/hcm/connection-limits.js';
 
 const connections = new WeakMap<ServerHttp2Session, DownstreamConnection>();
 
@@ -34,7 +35,7 @@ export class NodeHttp2Codec implements DownstreamCodec {
     this.server.on('sessionError', () => {});
     this.server.on('session', (session: ServerHttp2Session) => {
       // Emitted synchronously from serve(): tie the session to its connection.
-      if (this.#pending !== null) connections.set(session, this.#pending);
+      if (this.#pending !== null) { connections.set(session, this.#pending); limitHttp2Session(session, this.#pending); }
       session.on('error', () => {});
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { lowerAscii, stripPort } from '../../compile/hosts.js';
 import { matchRoute } from '../../compile/match/route-match.js';
 import type { RouteConfiguration, Snapshot, VirtualHost } from '../../compile/snapshot.js';
+import { ROUTE_CONFIG_BY_REQUEST_PORT } from '../../compile/sidecar-snapshot.js';
+import { outboundRouteConfig } from '../sidecar/route-select.js';
 import { FilterStatus, type HttpFilter } from './filter.js';
 import { getHeader, removeHeaderPrefix, setHeader } from './headers.js';
 import { sendLocalReply } from './local-reply.js';
@@ -24,6 +26,11 @@ export function registerHttpFilter(f: HttpFilter, order: number): void {
   filters.sort((a, b) => ((a as { order?: number }).order ?? 0) - ((b as { order?: number }).order ?? 0));
 }
 
+/** The registered filters in the order streams run them (read by `sluice trace`). */
+export function httpFilters(): readonly HttpFilter[] {
+  return filters;
+}
+
 /** The virtual host for an authority: exact name, then longest wildcard suffix, then `*`. */
 export function selectVirtualHost(rc: RouteConfiguration, authority: string): VirtualHost | null {
   const host = lowerAscii(stripPort(authority));
@@ -41,6 +48,7 @@ export function selectVirtualHost(rc: RouteConfiguration, authority: string): Vi
 export function routeConfigFor(s: HttpStream, current: Snapshot): RouteConfiguration | null {
   const name = s.conn.chain.routeConfigName;
   if (name === null) return null;
+  if (name === ROUTE_CONFIG_BY_REQUEST_PORT) return outboundRouteConfig(s, current);
   return current.routeConfigs.get(name) ?? s.conn.snapshot.routeConfigs.get(name) ?? null;
 }
 
@@ -57,18 +65,29 @@ export function onRequestHeaders(s: HttpStream, current: Snapshot): void {
     return;
   }
   prepareRequestHeaders(s);
+  if (!routeStream(s, current)) return;
+  s.filterIndex = 0;
+  continueFilters(s);
+}
+
+/**
+ * Route selection (Envoy's connection manager before the filters run): sets `s.routeConfig`,
+ * `s.vhost` and `s.route`, or sends the local reply (404 NR, the https redirect) and returns
+ * false. `sluice trace` runs this same function on its own stream.
+ */
+export function routeStream(s: HttpStream, current: Snapshot): boolean {
   const rc = routeConfigFor(s, current);
   s.routeConfig = rc;
   const vhost = rc === null ? null : selectVirtualHost(rc, s.authority);
   s.vhost = vhost;
   if (vhost === null) {
     sendLocalReply(s, 404, '', ResponseFlag.NR, 'route_not_found');
-    return;
+    return false;
   }
   if (vhost.requireTls && s.scheme === 'http') {
     s.details = 'direct_response';
     sendLocalReply(s, 301, '', 0, 'direct_response', ['location', `https://${s.authority}${s.path}`]);
-    return;
+    return false;
   }
   const routes = vhost.routes;
   for (let i = 0; i < routes.length; i++) {
@@ -77,10 +96,9 @@ export function onRequestHeaders(s: HttpStream, current: Snapshot): void {
   }
   if (s.route === null) {
     sendLocalReply(s, 404, '', ResponseFlag.NR, 'route_not_found');
-    return;
+    return false;
   }
-  s.filterIndex = 0;
-  continueFilters(s);
+  return true;
 }
 
 /** Runs the filters from `s.filterIndex`; a filter that stopped calls this again to resume. */
@@ -110,7 +128,7 @@ export function continueFilters(s: HttpStream): void {
  * peer address, x-forwarded-proto the real scheme, x-request-id is generated when absent, and
  * x-envoy-* control headers from clients are dropped.
  */
-function prepareRequestHeaders(s: HttpStream): void {
+export function prepareRequestHeaders(s: HttpStream): void {
   const h = s.headers;
   removeHeaderPrefix(h, 'x-envoy-');
   const xff = getHeader(h, 'x-forwarded-for');

@@ -1,13 +1,13 @@
 import type { Duplex } from 'node:stream';
 import { stripPort } from '../../compile/hosts.js';
 import { rewritePath } from '../../compile/route-action.js';
-import type { DirectResponseAction, ForwardAction, RedirectAction, WeightedCluster } from '../../compile/snapshot.js';
+import type { DirectResponseAction, ForwardAction, LoadBalancer, RedirectAction, WeightedCluster } from '../../compile/snapshot.js';
 import type { ClusterRuntime, HostRuntime } from '../upstream/cluster-manager.js';
 import type { Http1Connection, UpstreamExchange, UpstreamResetReason } from '../upstream/http1-connection.js';
 import type { Http1Pool, PoolWaiter } from '../upstream/http1-pool.js';
 import { h2RequestHeaders, type Http2Pool, type Http2Stream } from '../upstream/http2-pool.js';
 import type { OutgoingHttpHeaders } from 'node:http2';
-import { hash32 } from '../upstream/load-balancer.js';
+import { hash32, pickWeighted } from '../upstream/load-balancer.js';
 import { runResponseFilters } from './filter.js';
 import { applyHeaderMutation } from './header-ops.js';
 import { eqLower, getHeader, type HeaderList } from './headers.js';
@@ -35,28 +35,113 @@ function isDroppedResponseHeader(n: string): boolean {
   }
 }
 
-/** Picks a destination by weight: one random draw against the cumulative weights. */
-function pickWeighted(a: ForwardAction): WeightedCluster {
-  const cs = a.clusters;
-  if (cs.length === 1 || a.totalWeight <= 0) return cs[0]!;
-  const r = Math.random() * a.totalWeight;
-  for (let i = 0; i < cs.length; i++) if (r < cs[i]!.cumulative) return cs[i]!;
-  return cs[cs.length - 1]!;
-}
-
 export function forwardRequest(s: HttpStream, a: ForwardAction): void {
-  if (a.clusters.length === 0) {
-    sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found');
-    return;
-  }
-  const wc = pickWeighted(a);
-  s.clusterName = wc.cluster;
+  const wc = chooseDestination(s, a, Math.random());
+  if (wc === null) return;
   const cluster = s.conn.proxy.clusters.get(wc.cluster);
   if (cluster === undefined) {
-    sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found', null, s.route!.responseHeaders);
+    sendClusterNotFound(s);
     return;
   }
   new UpstreamRequest(s, a, wc, cluster).start();
+}
+
+/**
+ * The destination of a forward action for one draw in [0, 1) (sets `s.clusterName`), or null
+ * after answering 503 NC when the route has no destination at all.
+ */
+export function chooseDestination(s: HttpStream, a: ForwardAction, draw: number): WeightedCluster | null {
+  if (a.clusters.length === 0) {
+    sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found');
+    return null;
+  }
+  const wc = pickWeighted(a, draw);
+  s.clusterName = wc.cluster;
+  return wc;
+}
+
+/** 503 NC: the route names a cluster this snapshot does not have (unknown host, port or subset). */
+export function sendClusterNotFound(s: HttpStream): void {
+  sendLocalReply(s, 503, '', ResponseFlag.NC, 'cluster_not_found', null, s.route!.responseHeaders);
+}
+
+/** 503 UH: the cluster has no endpoint to send to (none configured, or all ejected). */
+export function sendNoHealthyUpstream(s: HttpStream): void {
+  sendLocalReply(s, 503, 'no healthy upstream', ResponseFlag.UH, 'no_healthy_upstream', null, s.route!.responseHeaders);
+}
+
+/** The request head as it goes upstream, and how its body is framed. */
+export interface UpstreamHead {
+  /** `METHOD path HTTP/1.1` CRLF. */
+  readonly requestLine: string;
+  /**
+   * Request headers after the host line, each ending in CRLF (no final blank line): the
+   * attempt writes `requestLine`, `host: <authority>`, this, x-envoy-attempt-count, CRLF.
+   */
+  readonly headerBlock: string;
+  readonly path: string;
+  readonly authority: string;
+  readonly chunked: boolean;
+}
+
+/**
+ * Builds the upstream request head: the route's rewrite (path, authority), then the route's
+ * and the destination's request header changes (Envoy's order), hop-by-hop headers dropped,
+ * Envoy's x-envoy-* headers added. Mutates `s.headers` and sets `s.originalPath`. `sluice
+ * trace` calls this to show the request exactly as it would be sent.
+ */
+export function buildUpstreamHead(s: HttpStream, a: ForwardAction, wc: WeightedCluster): UpstreamHead {
+  const route = s.route!;
+  const rw = a.rewrite;
+  let path = s.path;
+  let authority = s.authority;
+  if (rw !== null) {
+    const next = rewritePath(rw, path);
+    if (next !== path) { s.originalPath = path; path = next; }
+    if (rw.authority !== null) authority = rw.authority;
+  }
+  const h = s.headers;
+  if (route.requestHeaders !== null) applyHeaderMutation(h, route.requestHeaders);
+  if (wc.requestHeaders !== null) {
+    applyHeaderMutation(h, wc.requestHeaders);
+    if (wc.requestHeaders.authority !== null) authority = wc.requestHeaders.authority;
+  }
+  const requestLine = `${s.method} ${path} HTTP/1.1\r\n`;
+  let head = '';
+  let contentLength: string | undefined;
+  let teTrailers = false;
+  let upgrade = '';
+  let chunked = false;
+  for (let i = 0; i < h.length; i += 2) {
+    const n = h[i]!;
+    const lower = n.length <= 17 ? n.toLowerCase() : '';
+    if (lower !== '' && DROP_REQUEST.has(lower)) {
+      if (lower === 'content-length') contentLength = h[i + 1];
+      else if (lower === 'te' && h[i + 1]!.toLowerCase().includes('trailers')) teTrailers = true;
+      else if (lower === 'upgrade') upgrade = h[i + 1]!;
+      continue;
+    }
+    head += `${n}: ${h[i + 1]}\r\n`;
+  }
+  if (s.originalPath !== '') head += `x-envoy-original-path: ${s.originalPath}\r\n`;
+  if (a.timeoutMs > 0) head += `x-envoy-expected-rq-timeout-ms: ${a.timeoutMs}\r\n`;
+  if (teTrailers) head += 'te: trailers\r\n';
+  if (upgrade !== '' && s.upgrade !== '') head += `connection: Upgrade\r\nupgrade: ${upgrade}\r\n`;
+  if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
+  else if (s.hasBody) { head += 'transfer-encoding: chunked\r\n'; chunked = true; }
+  return { requestLine, headerBlock: head, path, authority, chunked };
+}
+
+/** The consistent-hash input of a request for a cluster's LB (null: no hash policy or no value). */
+export function lbHashKey(s: HttpStream, lb: LoadBalancer): number | null {
+  const hp = lb.hash;
+  if (hp === null) return null;
+  let key: string | undefined;
+  if (hp.header !== undefined) key = s.header(hp.header);
+  else if (hp.sourceIp === true) key = s.conn.remoteAddress;
+  else if (hp.queryParameter !== undefined) key = s.queryParam(hp.queryParameter);
+  else if (hp.cookie !== undefined) key = cookieValue(s.header('cookie'), hp.cookie.name);
+  return key === undefined ? null : hash32(key);
 }
 
 /**
@@ -121,48 +206,13 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   }
 
   #buildHead(): void {
-    const s = this.#s;
-    const route = s.route!;
-    const rw = this.#a.rewrite;
-    let path = s.path;
-    let authority = s.authority;
-    if (rw !== null) {
-      const next = rewritePath(rw, path);
-      if (next !== path) { s.originalPath = path; path = next; }
-      if (rw.authority !== null) authority = rw.authority;
-    }
-    const h = s.headers;
-    if (route.requestHeaders !== null) applyHeaderMutation(h, route.requestHeaders);
-    if (this.#wc.requestHeaders !== null) {
-      applyHeaderMutation(h, this.#wc.requestHeaders);
-      if (this.#wc.requestHeaders.authority !== null) authority = this.#wc.requestHeaders.authority;
-    }
-    this.#authority = authority;
+    const u = buildUpstreamHead(this.#s, this.#a, this.#wc);
+    this.#requestLine = u.requestLine;
+    this.#headerBlock = u.headerBlock;
+    this.#authority = u.authority;
+    this.#chunked = u.chunked;
     // The HTTP/1.1 head is built for h2 upstreams too: mirrors always speak HTTP/1.1.
-    if (this.#h2) this.#buildH2Headers(path, authority);
-    this.#requestLine = `${s.method} ${path} HTTP/1.1\r\n`;
-    let head = '';
-    let contentLength: string | undefined;
-    let teTrailers = false;
-    let upgrade = '';
-    for (let i = 0; i < h.length; i += 2) {
-      const n = h[i]!;
-      const lower = n.length <= 17 ? n.toLowerCase() : '';
-      if (lower !== '' && DROP_REQUEST.has(lower)) {
-        if (lower === 'content-length') contentLength = h[i + 1];
-        else if (lower === 'te' && h[i + 1]!.toLowerCase().includes('trailers')) teTrailers = true;
-        else if (lower === 'upgrade') upgrade = h[i + 1]!;
-        continue;
-      }
-      head += `${n}: ${h[i + 1]}\r\n`;
-    }
-    if (s.originalPath !== '') head += `x-envoy-original-path: ${s.originalPath}\r\n`;
-    if (this.#a.timeoutMs > 0) head += `x-envoy-expected-rq-timeout-ms: ${this.#a.timeoutMs}\r\n`;
-    if (teTrailers) head += 'te: trailers\r\n';
-    if (upgrade !== '' && s.upgrade !== '') head += `connection: Upgrade\r\nupgrade: ${upgrade}\r\n`;
-    if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
-    else if (s.hasBody) { head += 'transfer-encoding: chunked\r\n'; this.#chunked = true; }
-    this.#headerBlock = head;
+    if (this.#h2) this.#buildH2Headers(u.path, u.authority);
   }
 
   /** The same request as HTTP/2 headers: hop-by-hop headers dropped, no chunked framing. */
@@ -193,7 +243,8 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     const exclude = this.#a.retry?.ignorePreviousHosts === true ? this.#tried : null;
     host = cluster.pick(this.#hashKey(), exclude);
     if (host === null) {
-      this.#fail(503, 'no healthy upstream', ResponseFlag.UH, 'no_healthy_upstream');
+      this.#finish();
+      sendNoHealthyUpstream(s);
       return;
     }
     this.#useHost(host);
@@ -233,15 +284,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   }
 
   #hashKey(): number | null {
-    const hp = this.#cluster.config.lb.hash;
-    if (hp === null) return null;
-    const s = this.#s;
-    let key: string | undefined;
-    if (hp.header !== undefined) key = s.header(hp.header);
-    else if (hp.sourceIp === true) key = s.conn.remoteAddress;
-    else if (hp.queryParameter !== undefined) key = s.queryParam(hp.queryParameter);
-    else if (hp.cookie !== undefined) key = cookieValue(s.header('cookie'), hp.cookie.name);
-    return key === undefined ? null : hash32(key);
+    return lbHashKey(this.#s, this.#cluster.config.lb);
   }
 
   // ---------------------------------------------------------------- PoolWaiter

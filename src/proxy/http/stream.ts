@@ -131,6 +131,8 @@ export class HttpStream implements RequestView {
   attemptCount = 0;
   /** Identity from a verified JWT (`iss/sub`), for authorization and the log. */
   requestPrincipal = '';
+  /** Claims of the verified JWT (request.auth.claims), null when none. */
+  jwtPayload: Readonly<Record<string, unknown>> | null = null;
   /** Extra fields filters expose to authorization / logging. */
   filterState: Record<string, unknown> | null = null;
   /** Position in the filter chain (a paused filter resumes from here). */

@@ -108,7 +108,7 @@ export class ListenerManager {
     socket.once('close', () => b.sockets.delete(socket));
     const l = b.listener;
     if (!l.inspectsTls) {
-      const chain = l.filterChains[0]!;
+      const chain = plaintextChain(l)!;
       if (chain.kind === 'tcp') { proxyTcp(socket, null, this.#conn(l, chain, socket, '', null, null), this.#proxy, this.#log); return; }
       this.#detectPlaintext(l, chain, socket);
       return;
@@ -158,8 +158,8 @@ export class ListenerManager {
       socket.pause();
       if (hello === PeekResult.NotTls) {
         // Plaintext on a TLS port: no filter chain matches (NR) — unless a plaintext chain exists.
-        const plain = l.filterChains.find((c) => c.tls === null && c.kind === 'http');
-        if (plain !== undefined) { socket.unshift(buf); this.#detectPlaintext(l, plain, socket); socket.resume(); return; }
+        const plain = plaintextChain(l);
+        if (plain !== null) { socket.unshift(buf); this.#detectPlaintext(l, plain, socket); socket.resume(); return; }
         this.#refuse(l, socket, 'not a TLS ClientHello (plaintext on a TLS port?): no filter chain matches', '', 'not_tls');
         return;
       }
@@ -292,6 +292,15 @@ export class ListenerManager {
     for (const b of this.#bound.values()) { b.server.close(); for (const s of b.sockets) s.destroy(); }
     this.#bound.clear();
   }
+}
+
+/**
+ * The chain for a connection that sent no TLS ClientHello: a listener without TLS has one
+ * chain (HTTP or TCP); on a TLS listener only a plaintext HTTP chain can take it (else NR).
+ */
+export function plaintextChain(l: Listener): FilterChain | null {
+  if (!l.inspectsTls) return l.filterChains[0] ?? null;
+  return l.filterChains.find((c) => c.tls === null && c.kind === 'http') ?? null;
 }
 
 /** Filter chain by SNI: exact server name, then wildcard, then the chain without names. */

@@ -69,12 +69,19 @@ function sansOf(c: X509Certificate): string[] {
 export function checkPeer(ctx: ServerTlsContext, socket: TLSSocket): PeerIdentity | null | string {
   if (!ctx.requestCert) return null;
   const raw = socket.getPeerX509Certificate();
-  if (raw === undefined) return ctx.requireCert ? 'client certificate required but none was presented' : null;
   // A TLSSocket made outside a tls.Server never sets `authorized`: ask OpenSSL's verify result
   // ourselves, as node's onServerSocketSecure does.
-  const verifyError = (socket as unknown as { _handle: { verifyError(): (Error & { code?: string }) | null } | null })._handle?.verifyError() ?? null;
-  if (verifyError !== null) return `client certificate rejected: ${verifyError.code ?? verifyError.message} (${verifyError.message})`;
-  const cfg = ctx.config;
+  const verifyError = raw === undefined ? null : (socket as unknown as { _handle: { verifyError(): (Error & { code?: string }) | null } | null })._handle?.verifyError() ?? null;
+  return checkPeerCertificate(ctx.config, ctx.requireCert, raw, verifyError === null ? null : `${verifyError.code ?? verifyError.message} (${verifyError.message})`);
+}
+
+/**
+ * The checks of `checkPeer` on a certificate whose chain was already verified against the CA
+ * (`verifyError` null) or not: also what `sluice trace --client-cert` runs.
+ */
+export function checkPeerCertificate(cfg: ServerTls, requireCert: boolean, raw: X509Certificate | undefined, verifyError: string | null): PeerIdentity | null | string {
+  if (raw === undefined) return requireCert ? 'client certificate required but none was presented' : null;
+  if (verifyError !== null) return `client certificate rejected: ${verifyError}`;
   const sans = sansOf(raw);
   const values = sans.map((s) => s.replace(/^(DNS|URI|IP Address|email):/, ''));
   if (cfg.subjectAltNames.length > 0 && !cfg.subjectAltNames.some((w) => values.includes(w))) {
@@ -88,7 +95,7 @@ export function checkPeer(ctx: ServerTlsContext, socket: TLSSocket): PeerIdentit
     }
   }
   return {
-    subject: rfc2253(raw.subject),
+    subject: rfc2253(raw.subject ?? ''), // mesh workload certificates have an empty subject
     uriSans: sans.filter((s) => s.startsWith('URI:')).map((s) => s.slice(4)),
     dnsSans: sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
     sha256,

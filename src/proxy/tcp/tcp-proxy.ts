@@ -5,8 +5,10 @@ import type { ConnectionEventLog } from '../listener/listener-manager.js';
 import { ResponseFlag } from '../http/response-flags.js';
 import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
 import type { ClusterRuntime } from '../upstream/cluster-manager.js';
+import { pickWeighted } from '../upstream/load-balancer.js';
 import { makeConnector, sniFor } from '../upstream/transport.js';
 import { TcpSession } from './tcp-session.js';
+import { allowConnection } from '../filters/rbac/network.js';
 
 /**
  * The route for a connection: routes whose `destinationSubnets` exclude the destination address
@@ -30,13 +32,6 @@ export function selectL4Route(routes: readonly L4Route[], sni: string, destinati
   return best;
 }
 
-function pickWeighted(route: L4Route): L4Route['clusters'][number] {
-  const cs = route.clusters;
-  if (cs.length === 1 || route.totalWeight <= 0) return cs[0]!;
-  const r = Math.random() * route.totalWeight;
-  for (const c of cs) if (r < c.cumulative) return c;
-  return cs[cs.length - 1]!;
-}
 
 /**
  * Envoy's tcp_proxy: one upstream connection per downstream connection (TLS originated when the
@@ -64,10 +59,16 @@ export function proxyTcp(client: Duplex, initial: Buffer | null, conn: Downstrea
   };
   client.on('error', () => {});
   client.once('close', () => { upstream?.destroy(); done(); });
+  if (conn.chain.policies.networkRbac !== null && !allowConnection(conn, s)) {
+    // Network RBAC denied (Istio: ONE_TIME_ON_FIRST_BYTE): closed without connecting upstream.
+    client.destroy();
+    done();
+    return;
+  }
   const route = selectL4Route(conn.chain.l4Routes, conn.sni, conn.localAddress);
   s.route = route;
   if (route === null || route.clusters.length === 0) { fail(ResponseFlag.NR, 'filter_chain_not_found'); return; }
-  const pick = pickWeighted(route);
+  const pick = pickWeighted(route, Math.random());
   s.clusterName = pick.cluster;
   cluster = proxy.clusters.get(pick.cluster);
   if (cluster === undefined) { fail(ResponseFlag.NC, 'cluster_not_found'); return; }

@@ -11,6 +11,8 @@ export class TcpSession {
   upstreamHost = '';
   upstreamLocalAddress = '';
   upstreamTransportFailureReason = '';
+  /** CONNECT target (`host:port`) of an explicit-proxy tunnel, '' otherwise. */
+  authority = '';
   responseFlags = 0;
   details = '';
   bytesReceived = 0;

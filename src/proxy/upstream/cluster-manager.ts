@@ -149,7 +149,16 @@ export class ClusterRuntime {
   pick(hash: number | null, exclude: readonly HostRuntime[] | null): HostRuntime | null {
     const hosts = this.hosts;
     if (hosts.length === 0) return null;
-    return this.#balancer.pick(hosts, hash, exclude, Date.now());
+    let now = Date.now();
+    // outlierDetection.minHealthPercent is Envoy's panic threshold: below it, ejections are
+    // ignored and every host takes traffic (Istio's default 0 % never panics).
+    const min = this.config.outlier?.minHealthPercent ?? 0;
+    if (min > 0) {
+      let healthy = 0;
+      for (const h of hosts) if (h.ejectedUntil <= now) healthy++;
+      if ((healthy * 100) / hosts.length < min) now = Number.POSITIVE_INFINITY;
+    }
+    return this.#balancer.pick(hosts, hash, exclude, now);
   }
 
   /** original_dst clusters: the host the request itself names. */
@@ -162,6 +171,11 @@ export class ClusterRuntime {
 
   resolveName(name: string, cb: (err: Error | null, addresses: string[]) => void): void {
     this.#dns.resolve(name, cb);
+  }
+
+  /** Like resolveName, honouring `--resolve HOST:PORT=IP:PORT` redirects. */
+  resolveEndpoint(name: string, port: number, cb: (err: Error | null, endpoints: { address: string; port: number }[]) => void): void {
+    this.#dns.resolveEndpoint(name, port, cb);
   }
 
   /** Outlier detection: record an upstream result for `h` (Envoy's consecutive-error detectors). */
@@ -190,7 +204,6 @@ export class ClusterRuntime {
     const ejected = this.hosts.filter((x) => x.ejectedUntil > now).length;
     const total = this.hosts.length;
     if (total === 0 || ((ejected + 1) * 100) / total > Math.max(od.maxEjectionPercent, 100 / total)) return;
-    if (((total - ejected - 1) * 100) / total < od.minHealthPercent) return;
     h.ejections++;
     h.ejectedUntil = now + od.baseEjectionTimeMs * h.ejections;
     h.consecutive5xx = 0;
@@ -227,9 +240,9 @@ export class ClusterRuntime {
     };
     if (left === 0) { done(); return; }
     for (const e of names) {
-      this.#dns.resolve(e.address, (err, addrs) => {
+      this.#dns.resolveEndpoint(e.address, e.port, (err, eps) => {
         if (err !== null) errors.push(`${e.address}: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-        for (const a of addrs) next.push(new HostRuntime(this, a, e.port, e.address, e.weight, e.labels));
+        for (const a of eps) next.push(new HostRuntime(this, a.address, a.port, e.address, e.weight, e.labels));
         if (--left === 0) done();
       });
     }

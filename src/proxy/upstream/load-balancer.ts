@@ -1,4 +1,4 @@
-import type { LoadBalancer } from '../../compile/snapshot.js';
+import type { LoadBalancer, WeightedCluster } from '../../compile/snapshot.js';
 
 /** What a balancer needs of a host. */
 export interface BalancedHost {
@@ -110,4 +110,16 @@ export function createBalancer<H extends BalancedHost>(lb: LoadBalancer): Balanc
     case 'RING_HASH': case 'MAGLEV': return new RingHash<H>();
     default: return new LeastRequest<H>();
   }
+}
+
+/**
+ * Picks a weighted destination (HTTP route or TCP/TLS route) with one draw in [0, 1) against
+ * the cumulative weights. The data plane passes Math.random(); `sluice trace` a fixed draw.
+ */
+export function pickWeighted(w: { readonly clusters: readonly WeightedCluster[]; readonly totalWeight: number }, draw: number): WeightedCluster {
+  const cs = w.clusters;
+  if (cs.length === 1 || w.totalWeight <= 0) return cs[0]!;
+  const r = draw * w.totalWeight;
+  for (let i = 0; i < cs.length; i++) if (r < cs[i]!.cumulative) return cs[i]!;
+  return cs[cs.length - 1]!;
 }

@@ -38,7 +38,8 @@ function meshSni(cluster: Cluster): string {
 /** The SNI for a connection: explicit `sni`, else (auto-SNI) the request host. */
 export function sniFor(cluster: Cluster, tls: ClientTls, requestHost: string): string {
   if (tls.sni !== null) return tls.sni;
-  if (tls.mode === 'ISTIO_MUTUAL') return meshSni(cluster);
+  // ISTIO_MUTUAL with autoSni (a sidecar calling a gateway's ISTIO_MUTUAL server): the host picks the server chain.
+  if (tls.mode === 'ISTIO_MUTUAL') return tls.autoSni ? requestHost : meshSni(cluster);
   return tls.autoSni ? requestHost : cluster.serviceHost;
 }
 

@@ -41,6 +41,26 @@ export const corsFilter: HttpFilter = {
     if (ok) watchResponse(s, corsFilter);
     return FilterStatus.Continue;
   },
+  explain(s) {
+    const c = s.route!.filters.cors;
+    if (c === null) return { verdict: 'skip', summary: 'no corsPolicy on this route' };
+    const origin = s.header('origin');
+    if (origin === undefined) return { verdict: 'continue', summary: 'no Origin header: not a CORS request' };
+    const preflight = s.method === 'OPTIONS' && s.header('access-control-request-method') !== undefined;
+    const ok = allowed(c, origin);
+    if (!preflight) return { verdict: 'continue', summary: ok ? `origin ${origin} allowed: the response gets access-control-allow-origin` : `origin ${origin} not allowed: the response gets no CORS headers` };
+    if (!ok) {
+      return c.forwardUnmatchedPreflights
+        ? { verdict: 'continue', summary: `preflight from ${origin}, which no allowOrigins entry matches: forwarded upstream (unmatchedPreflights FORWARD)` }
+        : { verdict: 'reply', summary: `preflight from ${origin}, which no allowOrigins entry matches: answered without CORS headers (unmatchedPreflights IGNORE)`, status: 200, details: 'cors_response', fix: `add ${origin} to corsPolicy.allowOrigins` };
+    }
+    const headers: [string, string][] = [['access-control-allow-origin', origin]];
+    if (c.allowMethods !== '') headers.push(['access-control-allow-methods', c.allowMethods]);
+    if (c.allowHeaders !== '') headers.push(['access-control-allow-headers', c.allowHeaders]);
+    if (c.maxAge !== '') headers.push(['access-control-max-age', c.maxAge]);
+    if (c.allowCredentials) headers.push(['access-control-allow-credentials', 'true']);
+    return { verdict: 'reply', summary: `preflight from allowed origin ${origin}: answered by the gateway`, status: 200, details: 'cors_response', headers };
+  },
   onResponseHeaders(s: HttpStream, _status: number, headers: HeaderList) {
     const c = s.route!.filters.cors!;
     headers.push('access-control-allow-origin', s.header('origin')!);

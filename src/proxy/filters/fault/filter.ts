@@ -45,4 +45,18 @@ export const faultFilter: HttpFilter = {
     abortOrContinue(s);
     return FilterStatus.Stop;
   },
+  explain(s) {
+    const f = s.route!.filters.fault;
+    if (f === null) return { verdict: 'skip', summary: 'no fault on this route' };
+    const pct = (pm: number): string => `${pm / 10_000}%`;
+    const steps: string[] = [];
+    if (f.delayPerMillion > 0 && f.delayMs > 0) steps.push(`delay ${f.delayMs} ms for ${pct(f.delayPerMillion)} of requests (flag DI)`);
+    if (f.abortPerMillion > 0) steps.push(`abort with ${f.abortGrpcStatus !== null ? `grpc-status ${f.abortGrpcStatus}` : f.abortStatus} for ${pct(f.abortPerMillion)} of requests (flag FI)`);
+    if (f.abortPerMillion >= 1_000_000) {
+      return f.abortGrpcStatus !== null
+        ? { verdict: 'reply', summary: `every request is aborted with grpc-status ${f.abortGrpcStatus}`, status: 200, responseFlag: 'FI', details: 'fault_filter_abort', headers: [['content-type', 'application/grpc'], ['grpc-status', String(f.abortGrpcStatus)], ['grpc-message', 'fault filter abort']], steps, fix: 'lower fault.abort.percentage on this route' }
+        : { verdict: 'reply', summary: `every request is aborted with ${f.abortStatus}`, status: f.abortStatus, body: 'fault filter abort', responseFlag: 'FI', details: 'fault_filter_abort', steps, fix: 'lower fault.abort.percentage on this route' };
+    }
+    return { verdict: 'continue', summary: steps.length > 0 ? `passes most requests: ${steps.join('; ')}` : 'fault configured with 0% (no effect)', steps };
+  },
 };

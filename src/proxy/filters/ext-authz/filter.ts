@@ -1,0 +1,134 @@
+import { Agent, request, type IncomingMessage } from 'node:http';
+import { log } from '../../../util/log.js';
+import { continueFilters } from '../../http/connection-manager.js';
+import { FilterStatus, watchResponse, type HttpFilter } from '../../http/filter.js';
+import { setHeader, type HeaderList } from '../../http/headers.js';
+import { sendLocalReply } from '../../http/local-reply.js';
+import { ResponseFlag } from '../../http/response-flags.js';
+import type { HttpStream } from '../../http/stream.js';
+import { counter } from '../stats.js';
+import { matchAnyPattern, type ExtAuthzProvider, type StringPattern } from '../rbac/config.js';
+import { anyMatch, AuthzView } from '../rbac/engine.js';
+import { explainExtAuthz } from '../rbac/explain.js';
+
+/** Headers Envoy always forwards to an HTTP authorization service. */
+const ALWAYS = new Set(['authorization', 'host', ':method', ':path']);
+/** Never copied from the service's answer to the client (the proxy writes them). */
+const NOT_TO_CLIENT = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'server']);
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+const stats = { ok: counter('http.ext_authz.ok'), denied: counter('http.ext_authz.denied'), error: counter('http.ext_authz.error'), failureModeAllowed: counter('http.ext_authz.failure_mode_allowed') };
+
+function matches(ps: readonly StringPattern[], name: string): boolean {
+  return ps.length > 0 && matchAnyPattern(ps, name);
+}
+
+function checkHeaders(s: HttpStream, p: ExtAuthzProvider): Record<string, string> {
+  const out: Record<string, string> = { host: s.authority, 'content-length': '0' };
+  const h = s.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    const n = h[i]!.toLowerCase();
+    if (n === 'host' || n === 'content-length') continue;
+    if (ALWAYS.has(n) || matches(p.includeRequestHeaders, n)) out[n] = out[n] === undefined ? h[i + 1]! : `${out[n]},${h[i + 1]}`;
+  }
+  for (const [k, v] of p.includeAdditionalHeaders) out[k] = v;
+  return out;
+}
+
+interface AllowHeaders {
+  readonly headers: HeaderList;
+}
+
+const responseHeadersFilter: HttpFilter = {
+  name: 'envoy.filters.http.ext_authz.response',
+  onRequest: () => FilterStatus.Continue,
+  onResponseHeaders(s, _status, headers) {
+    const a = s.filterState?.extAuthzResponseHeaders as AllowHeaders | undefined;
+    if (a !== undefined) for (let i = 0; i < a.headers.length; i += 2) setHeader(headers, a.headers[i]!, a.headers[i]!, a.headers[i + 1]!);
+  },
+};
+
+function onError(s: HttpStream, p: ExtAuthzProvider, why: string): void {
+  stats.error.inc();
+  if (p.failOpen) {
+    stats.failureModeAllowed.inc();
+    log('warn', 'ext_authz', `provider ${p.name}: ${why}; request allowed (failOpen)`);
+    s.headers.push('x-envoy-auth-failure-mode-allowed', 'true');
+    continueFilters(s);
+    return;
+  }
+  log('warn', 'ext_authz', `provider ${p.name}: ${why}; answering ${p.statusOnError}`);
+  sendLocalReply(s, p.statusOnError, '', ResponseFlag.UAEX, 'ext_authz_error');
+}
+
+function onAnswer(s: HttpStream, p: ExtAuthzProvider, res: IncomingMessage, body: string): void {
+  const status = res.statusCode ?? 0;
+  const raw = res.rawHeaders;
+  if (status >= 500) { onError(s, p, `the service answered ${status}`); return; }
+  if (status === 200) {
+    stats.ok.inc();
+    let toClient: HeaderList | null = null;
+    const remove: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const n = raw[i]!.toLowerCase();
+      const v = raw[i + 1]!;
+      if (n === 'x-envoy-auth-headers-to-remove') { for (const x of v.split(',')) if (x.trim() !== '') remove.push(x.trim().toLowerCase()); continue; }
+      if (matches(p.headersToUpstreamOnAllow, n)) setHeader(s.headers, n, n, v);
+      if (matches(p.headersToDownstreamOnAllow, n)) (toClient ??= []).push(n, v);
+    }
+    for (const n of remove) for (let i = s.headers.length - 2; i >= 0; i -= 2) if (s.headers[i]!.toLowerCase() === n) s.headers.splice(i, 2);
+    if (toClient !== null) { (s.filterState ??= {}).extAuthzResponseHeaders = { headers: toClient } satisfies AllowHeaders; watchResponse(s, responseHeadersFilter); }
+    continueFilters(s);
+    return;
+  }
+  stats.denied.inc();
+  const extra: HeaderList = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!.toLowerCase();
+    if (NOT_TO_CLIENT.has(n) || n === 'content-type') continue;
+    // Envoy: with headersToDownstreamOnDeny empty, every header of the answer but Host goes to the client.
+    if (p.headersToDownstreamOnDeny.length === 0 || matchAnyPattern(p.headersToDownstreamOnDeny, n)) extra.push(n, raw[i + 1]!);
+  }
+  sendLocalReply(s, status, body, ResponseFlag.UAEX, 'ext_authz_denied', extra);
+}
+
+function check(s: HttpStream, p: ExtAuthzProvider): void {
+  const cluster = s.conn.proxy.clusters.get(p.cluster);
+  if (cluster === undefined) { onError(s, p, `cluster ${p.cluster} does not exist (is the provider's service in the registry?)`); return; }
+  const send = (): void => {
+    if (s.completed) return;
+    const host = cluster.pick(null, null);
+    if (host === null) { onError(s, p, `no healthy endpoint in ${p.cluster}`); return; }
+    const req = request({ host: host.address, port: host.port, method: s.method, path: `${p.pathPrefix}${s.path}`, headers: checkHeaders(s, p), agent, timeout: p.timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      res.on('data', (c: Buffer) => { n += c.length; if (n <= 64 * 1024) chunks.push(c); });
+      res.on('end', () => { if (!s.completed) onAnswer(s, p, res, Buffer.concat(chunks).toString('utf8')); });
+      res.on('error', (e) => { if (!s.completed) onError(s, p, e.message); });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${p.timeoutMs} ms`)));
+    req.on('error', (e) => { if (!s.completed) onError(s, p, e.message); });
+    req.end();
+  };
+  if (!cluster.ready) cluster.whenReady(send);
+  else send();
+}
+
+/**
+ * Envoy's ext_authz (HTTP service) as Istio configures it for CUSTOM policies: requests a
+ * CUSTOM rule matches are sent (method, path with pathPrefix, Host, Authorization and the
+ * configured headers, no body) to the provider; 200 allows (copying headersToUpstreamOnAllow),
+ * 5xx / unreachable / timeout is an error (statusOnError, or allowed with failOpen), any other
+ * status denies with the service's status, body and headers, flag UAEX.
+ */
+export const extAuthzFilter: HttpFilter = {
+  name: 'envoy.filters.http.ext_authz',
+  onRequest(s) {
+    const c = s.conn.chain.policies.rbac;
+    if (c === null || c.custom === null) return FilterStatus.Continue;
+    if (!anyMatch(c.custom, new AuthzView(s.conn, s, c.numTrustedProxies))) return FilterStatus.Continue;
+    check(s, c.customProvider!);
+    return FilterStatus.Stop;
+  },
+  explain: (s) => explainExtAuthz(s, checkHeaders),
+};
