@@ -3,6 +3,7 @@ import type { ProxyRuntime } from '../proxy/runtime.js';
 import type { MeshIdentity } from '../security/mesh-identity.js';
 import { log } from '../util/log.js';
 import { isMessage, type ToPrimary, type ToWorker, type WorkerClusterView } from './protocol.js';
+import { setTokenBucketStore } from '../proxy/filters/local-ratelimit/token-bucket.js';
 import { RemoteBucketStore } from './token-buckets.js';
 
 function send(m: ToPrimary): void {
@@ -25,21 +26,6 @@ function clusterViews(rt: ProxyRuntime): WorkerClusterView[] {
     });
   }
   return out;
-}
-
-/**
- * Routes the local rate limit filter's buckets through the primary, when that filter is part
- * of this build (it lives in src/proxy/filters/local-ratelimit/).
- */
-async function shareTokenBuckets(store: RemoteBucketStore): Promise<void> {
-  const url = new URL('../proxy/filters/local-ratelimit/token-bucket.js', import.meta.url).href;
-  let mod: { setTokenBucketStore?: (s: unknown) => void } | null = null;
-  try {
-    mod = (await import(url)) as { setTokenBucketStore?: (s: unknown) => void };
-  } catch {
-    return; // no local rate limit filter in this build
-  }
-  mod.setTokenBucketStore?.(store);
 }
 
 /**
@@ -89,8 +75,9 @@ export { buildFollowingTrustDomain };
  * reload, drain, report stats. It never watches files or serves the admin API itself.
  */
 export async function serveAsWorker(runtime: ProxyRuntime, pipeline: ConfigPipeline, version: number, identity: MeshIdentity | null): Promise<number> {
+  // The local rate limit filter's buckets live in the primary: one bucket for the gateway.
   const buckets = new RemoteBucketStore((id, key, spec) => send({ t: 'take', id, key, spec }));
-  await shareTokenBuckets(buckets);
+  setTokenBucketStore(buckets);
   let draining = false;
   process.on('message', (m: unknown) => {
     if (!isMessage(m)) return;
