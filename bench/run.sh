@@ -140,9 +140,11 @@ stop_group() { # PGID
   kill -KILL -- "-$1" 2>/dev/null || true
 }
 
-wait_ready() { # NAME PGID URL
+wait_ready() { # NAME PGID URL [extra curl args, as wrk's: -H 'Name: value']
   local deadline=$((SECONDS + 30)) body
-  until body=$(curl -s --max-time 2 "$3" 2>/dev/null) && [[ $body == ok ]]; do
+  local -a extra=()
+  eval "extra=(${4:-})"
+  until body=$(curl -s --max-time 2 "${extra[@]}" "$3" 2>/dev/null) && [[ $body == ok ]]; do
     if ! kill -0 "$2" 2>/dev/null || ((SECONDS > deadline)); then
       log "$1 is not serving $3 (answer: '${body:-}'); end of $RUN_DIR/logs/$1.log:"
       tail -n 20 "$RUN_DIR/logs/$1.log" >&2
@@ -279,7 +281,7 @@ start_all() {
   local i
   C_PID=()
   for i in "${!C_NAME[@]}"; do launch "${C_NAME[$i]}" "${C_CPUS[$i]}" "${C_CMD[$i]}"; C_PID+=("$LAUNCHED"); done
-  for i in "${!C_NAME[@]}"; do wait_ready "${C_NAME[$i]}" "${C_PID[$i]}" "http://127.0.0.1:${C_PORT[$i]}/" || die "${C_NAME[$i]} failed to start"; done
+  for i in "${!C_NAME[@]}"; do wait_ready "${C_NAME[$i]}" "${C_PID[$i]}" "http://127.0.0.1:${C_PORT[$i]}/" "${C_WRK[$i]}" || die "${C_NAME[$i]} failed to start"; done
 }
 stop_all() { local i; for i in "${!C_PID[@]}"; do stop_group "${C_PID[$i]}"; done; }
 
@@ -293,7 +295,8 @@ if ((${#MAIN[@]})); then
   start_all
   log "warm-up (2 s each)"
   for i in "${!C_NAME[@]}"; do
-    setsid bash -c "$PINNED" _ "$NICE" "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:${C_PORT[$i]}/" >/dev/null 2>&1 || true
+    eval "warm=(${C_WRK[$i]})"
+    setsid bash -c "$PINNED" _ "$NICE" "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s "${warm[@]}" "http://127.0.0.1:${C_PORT[$i]}/" >/dev/null 2>&1 || true
     [[ -n ${C_TLS[$i]} ]] && { setsid bash -c "$PINNED" _ "$NICE" "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d1s "https://127.0.0.1:${C_TLS[$i]}/" >/dev/null 2>&1 || true; }
   done
   for round in $(seq "$ROUNDS"); do
