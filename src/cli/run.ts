@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Command } from 'commander';
 import { runPrimary } from '../cluster/primary.js';
 import { primaryLimits, serveAsWorker, workerFailed } from '../cluster/worker.js';
@@ -11,8 +12,7 @@ import { referencedPaths } from '../config/credentials.js';
 import { ConfigPipeline } from '../config/pipeline.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { readMeshConfigFile } from '../config/mesh.js';
-import { certsAdminRoutes } from '../security/admin-certs.js';
-import { MeshIdentity } from '../security/mesh-identity.js';
+import type { MeshIdentity } from '../security/mesh-identity.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
 import { MemoryBackend, RateLimitService, readRateLimitConfigFile, RedisBackend, setRateLimitService } from '../proxy/filters/ratelimit/service.js';
 import { DnsResolver, parseResolveFlag } from '../proxy/upstream/dns.js';
@@ -110,6 +110,22 @@ function printDiagnostics(ds: readonly Diagnostic[], minLevel: 'warning' | 'erro
   }
 }
 
+type AdminRoute = (req: IncomingMessage, url: URL, res: ServerResponse) => void;
+
+/**
+ * `/certs` and `/certs/renew` (src/security/admin-certs.ts), loaded on their first request:
+ * their X.509 parser costs every gateway process about 10 MB of RSS otherwise.
+ */
+function lazyCertsRoutes(runtime: ProxyRuntime, identity: MeshIdentity | null): [string, AdminRoute][] {
+  const route = (path: string): AdminRoute => (req, url, res) => {
+    import('../security/admin-certs.js').then(
+      (m) => m.certsAdminRoutes(runtime, identity).get(path)!(req, url, res),
+      (e: Error) => { res.statusCode = 500; res.end(`${e.message}\n`); },
+    );
+  };
+  return [['/certs', route('/certs')], ['/certs/renew', route('/certs/renew')]];
+}
+
 /** `--concurrency`: a positive number, or `auto` for the cores available. */
 function parseConcurrency(v: string | undefined): number {
   if (v === undefined || v === '') return 1;
@@ -174,6 +190,8 @@ export async function run(flags: RunFlags): Promise<number> {
     if (ttlMs === null || ttlMs < 1000) { process.stderr.write(`sluice run: --workload-cert-ttl ${flags.workloadCertTtl}: expected a duration of at least 1s, e.g. 24h\n`); return 2; }
     try {
       const td = (flags.mesh !== undefined ? (readMeshConfigFile(flags.mesh).trustDomain as string | undefined) : undefined) ?? 'cluster.local';
+      // Loaded only with a mesh CA: the X.509 stack is not needed to serve otherwise (RSS).
+      const { MeshIdentity } = await import('../security/mesh-identity.js');
       identity = await MeshIdentity.start({ caDir: flags.meshCaDir, trustDomain: td, namespace: flags.namespace, serviceAccount: flags.serviceAccount, ttlMs, onError: (e) => log('error', 'ca', `workload certificate renewal failed (retrying): ${e.message}`) });
       log('info', 'ca', `workload certificate ${identity.certificate().identity} serial ${identity.certificate().serialNumber.toLowerCase()} valid until ${identity.certificate().notAfter.toISOString()}`);
     } catch (e) {
@@ -211,7 +229,7 @@ export async function run(flags: RunFlags): Promise<number> {
       watchExtra: (latest) => [...fixed, ...referencedPaths(latest.store)],
       adminHost: flags.adminHost, adminPort, listenHost: flags.listenHost, drainTimeoutMs: Number(flags.drainTimeout) * 1000,
       identity,
-      adminRoutes: (view, latest) => new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: view.snapshot, store: latest().store }))], ...certsAdminRoutes(view, identity)]),
+      adminRoutes: (view, latest) => new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: view.snapshot, store: latest().store }))], ...lazyCertsRoutes(view, identity)]),
     });
   }
 
@@ -255,7 +273,7 @@ export async function run(flags: RunFlags): Promise<number> {
 
   let admin: Awaited<ReturnType<typeof startAdmin>>;
   try {
-    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))], ...certsAdminRoutes(runtime, identity)]) });
+    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))], ...lazyCertsRoutes(runtime, identity)]) });
   } catch (e) {
     process.stderr.write(`sluice run: admin API cannot bind ${flags.adminHost}:${adminPort}: ${(e as Error).message}\n`);
     runtime.listeners.closeAll();
