@@ -1,4 +1,8 @@
 import { Command, CommanderError } from 'commander';
+import { capYoungGeneration } from '../util/young-generation.js';
+
+// Before any command module loads: their start-up allocation would grow V8's young generation.
+capYoungGeneration();
 
 // Each command's module is imported only when that command runs (all of them for help): a
 // gateway process (`sluice run`, and each --concurrency worker) does not carry the modules

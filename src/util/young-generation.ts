@@ -25,14 +25,16 @@ export function capYoungGeneration(): void {
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   if (flags.some((f) => f.includes('semi-space') || f.includes('semi_space'))) return;
   const cap = 2 * SEMI_SPACE_CAP_BYTES;
-  let growing = true;
+  // No growth during start-up: loading and compiling the config is one synchronous burst in
+  // which the GC observer cannot run, and would leave a 2 x 8 MiB young generation behind.
+  let growing = false;
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
   const check = (): void => {
     const grow = newSpaceBytes() < cap;
     if (grow === growing) return;
     growing = grow;
     v8.setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
   };
-  check();
   observer = new PerformanceObserver(check);
   observer.observe({ entryTypes: ['gc'] });
 }
