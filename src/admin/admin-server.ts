@@ -11,6 +11,8 @@ export interface ConfigStatus {
   diagnostics: Diagnostic[];
   heldBack: string[];
   lastReloadError: string | null;
+  /** With --concurrency N: each worker's process id and the config version it serves. */
+  workers?: { pid: number; version: number }[];
 }
 
 export interface AdminOptions {
@@ -20,6 +22,8 @@ export interface AdminOptions {
   routes?: Map<string, (req: IncomingMessage, url: URL, res: ServerResponse) => void>;
   onQuit: () => void;
   startedAt: Date;
+  /** With --concurrency N: gathers the workers' cluster stats before /stats and /clusters. */
+  refresh?: () => Promise<void>;
 }
 
 /**
@@ -46,6 +50,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: AdminOptions
   const rt = o.runtime;
   const extra = o.routes?.get(url.pathname);
   if (extra !== undefined) { extra(req, url, res); return; }
+  if (o.refresh !== undefined && (url.pathname === '/stats' || url.pathname === '/clusters')) await o.refresh();
   switch (url.pathname) {
     case '/ready':
     case '/healthz/ready':

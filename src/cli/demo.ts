@@ -4,8 +4,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ConfigLoader } from '../config/loader.js';
-import { startDemoBackends } from '../demo/backends.js';
-import { selfSignedCertificate } from '../security/self-signed.js';
 import { run } from './run.js';
 
 const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples');
@@ -37,6 +35,9 @@ async function demo(flags: DemoFlags): Promise<number> {
     return 2;
   }
   const store = new ConfigLoader([dir]).load().store;
+  // Loaded here, not at the top: `sluice run` must not pay for the demo's modules (x509, ...).
+  const { startDemoBackends } = await import('../demo/backends.js');
+  const { selfSignedCertificate } = await import('../security/self-signed.js');
   const { servers } = await startDemoBackends(store.list('ServiceEntry'));
   process.stderr.write(`demo backends listening: ${servers.map((s) => (s.address() as { port: number }).port).join(', ')}\n`);
   // Self-signed certificates for every credentialName the Gateways use.

@@ -1,4 +1,9 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Command } from 'commander';
+import { runPrimary } from '../cluster/primary.js';
+import { primaryLimits, serveAsWorker, workerFailed } from '../cluster/worker.js';
 import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
 import { debugTraceHandler } from '../admin/debug-trace.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostic.js';
@@ -7,13 +12,13 @@ import { referencedPaths } from '../config/credentials.js';
 import { ConfigPipeline } from '../config/pipeline.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { readMeshConfigFile } from '../config/mesh.js';
-import { certsAdminRoutes } from '../security/admin-certs.js';
-import { MeshIdentity } from '../security/mesh-identity.js';
+import type { MeshIdentity } from '../security/mesh-identity.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
 import { MemoryBackend, RateLimitService, readRateLimitConfigFile, RedisBackend, setRateLimitService } from '../proxy/filters/ratelimit/service.js';
 import { DnsResolver, parseResolveFlag } from '../proxy/upstream/dns.js';
 import type { AccessLogTarget } from '../telemetry/access-log.js';
 import { log, setLogLevel, type LogLevel } from '../util/log.js';
+import { capYoungGeneration } from '../util/young-generation.js';
 import { collect, parseLabels, parsePort, parsePortMap } from './flags.js';
 
 export interface RunFlags {
@@ -39,6 +44,8 @@ export interface RunFlags {
   drainTimeout: string;
   sourceAddress?: string;
   workloadName?: string;
+  codec?: string;
+  concurrency?: string;
   ratelimitConfig?: string[];
   ratelimitRedis?: string;
   listenerFiltersTimeout?: string;
@@ -71,6 +78,8 @@ export function registerRun(program: Command): void {
     .option('--drain-timeout <seconds>', 'graceful drain on SIGTERM', '5')
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
+    .option('--codec <codec>', 'downstream HTTP/1.1 codec: fast (llhttp on raw sockets) | node (node:http, the reference)', 'fast')
+    .option('--concurrency <n>', 'worker processes sharing the listeners: a number, or auto (the cores available)', '1')
     .option('--ratelimit-config <file>', 'global rate limits: the ratelimit service config (domain + descriptors, or its ConfigMap) (repeatable)', collect)
     .option('--ratelimit-redis <url>', 'global rate limits: Redis shared by replicas, e.g. redis://127.0.0.1:6379 (default: counters in this process)')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
@@ -101,12 +110,38 @@ function printDiagnostics(ds: readonly Diagnostic[], minLevel: 'warning' | 'erro
   }
 }
 
+type AdminRoute = (req: IncomingMessage, url: URL, res: ServerResponse) => void;
+
+/**
+ * `/certs` and `/certs/renew` (src/security/admin-certs.ts), loaded on their first request:
+ * their X.509 parser costs every gateway process about 10 MB of RSS otherwise.
+ */
+function lazyCertsRoutes(runtime: ProxyRuntime, identity: MeshIdentity | null): [string, AdminRoute][] {
+  const route = (path: string): AdminRoute => (req, url, res) => {
+    import('../security/admin-certs.js').then(
+      (m) => m.certsAdminRoutes(runtime, identity).get(path)!(req, url, res),
+      (e: Error) => { res.statusCode = 500; res.end(`${e.message}\n`); },
+    );
+  };
+  return [['/certs', route('/certs')], ['/certs/renew', route('/certs/renew')]];
+}
+
+/** `--concurrency`: a positive number, or `auto` for the cores available. */
+function parseConcurrency(v: string | undefined): number {
+  if (v === undefined || v === '') return 1;
+  if (v === 'auto') return availableParallelism();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--concurrency ${v}: expected a number of worker processes (1-256) or auto`);
+  return n;
+}
+
 /** --ratelimit-config / --ratelimit-redis → the in-process rate limit service; an error text or null. */
 async function configureRateLimits(flags: RunFlags): Promise<string | null> {
   if (flags.ratelimitConfig === undefined && flags.ratelimitRedis === undefined) return null;
   try {
     const domains = (flags.ratelimitConfig ?? []).flatMap((f) => readRateLimitConfigFile(f));
-    const backend = flags.ratelimitRedis !== undefined ? await RedisBackend.connect(flags.ratelimitRedis) : new MemoryBackend();
+    // Without Redis, the counters of --concurrency workers live in the primary (one gateway, one limit).
+    const backend = flags.ratelimitRedis !== undefined ? await RedisBackend.connect(flags.ratelimitRedis) : cluster.isWorker ? primaryLimits : new MemoryBackend();
     setRateLimitService(new RateLimitService(domains, backend));
     log('info', 'ratelimit', `rate limit service: domains [${domains.map((d) => d.domain).join(', ')}], counters in ${backend.name}`);
     return null;
@@ -117,12 +152,14 @@ async function configureRateLimits(flags: RunFlags): Promise<string | null> {
 
 /** `sluice run`: returns the exit code (2 = invalid start-up config or flags). */
 export async function run(flags: RunFlags): Promise<number> {
+  capYoungGeneration();
   let labels: Record<string, string>;
   let portMap: Map<number, number>;
   let resolve: Map<string, string[]>;
   let adminPort: number;
   let sidecarPorts: { outboundPort: number; inboundPort: number; appPort: number | null };
   let listenerFiltersTimeoutMs: number;
+  let concurrency: number;
   try {
     setLogLevel(flags.logLevel as LogLevel);
     if (flags.mode !== 'gateway' && flags.mode !== 'sidecar') throw new Error(`--mode ${flags.mode}: expected gateway or sidecar`);
@@ -130,10 +167,12 @@ export async function run(flags: RunFlags): Promise<number> {
     portMap = parsePortMap(flags.portMap ?? []);
     resolve = parseResolveFlag(flags.resolve ?? []);
     adminPort = parsePort('--admin-port', flags.adminPort);
+    if (flags.codec !== undefined && flags.codec !== 'fast' && flags.codec !== 'node') throw new Error(`--codec ${flags.codec}: expected fast or node`);
     sidecarPorts = { outboundPort: parsePort('--outbound-port', flags.outboundPort), inboundPort: parsePort('--inbound-port', flags.inboundPort), appPort: flags.appPort !== undefined ? parsePort('--app-port', flags.appPort) : null };
     const lft = parseDurationMs(flags.listenerFiltersTimeout ?? '15s');
     if (lft === null || lft <= 0) throw new Error(`--listener-filters-timeout ${flags.listenerFiltersTimeout}: expected a duration such as 15s or 500ms`);
     listenerFiltersTimeoutMs = lft;
+    concurrency = parseConcurrency(flags.concurrency);
   } catch (e) {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
     return 2;
@@ -151,6 +190,8 @@ export async function run(flags: RunFlags): Promise<number> {
     if (ttlMs === null || ttlMs < 1000) { process.stderr.write(`sluice run: --workload-cert-ttl ${flags.workloadCertTtl}: expected a duration of at least 1s, e.g. 24h\n`); return 2; }
     try {
       const td = (flags.mesh !== undefined ? (readMeshConfigFile(flags.mesh).trustDomain as string | undefined) : undefined) ?? 'cluster.local';
+      // Loaded only with a mesh CA: the X.509 stack is not needed to serve otherwise (RSS).
+      const { MeshIdentity } = await import('../security/mesh-identity.js');
       identity = await MeshIdentity.start({ caDir: flags.meshCaDir, trustDomain: td, namespace: flags.namespace, serviceAccount: flags.serviceAccount, ttlMs, onError: (e) => log('error', 'ca', `workload certificate renewal failed (retrying): ${e.message}`) });
       log('info', 'ca', `workload certificate ${identity.certificate().identity} serial ${identity.certificate().serialNumber.toLowerCase()} valid until ${identity.certificate().notAfter.toISOString()}`);
     } catch (e) {
@@ -164,6 +205,8 @@ export async function run(flags: RunFlags): Promise<number> {
     credentialsDir: flags.credentials,
     workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost, sidecarPorts },
     ...(identity !== null ? { meshCa: () => identity!.material() } : {}),
+    // A worker (--concurrency) that replaces another one joins at the version the others serve.
+    ...(cluster.isWorker ? { firstVersion: Number(process.env.SLUICE_CONFIG_VERSION ?? '1') } : {}),
   });
   let first = pipeline.build();
   if (identity !== null && (first.mesh.trustDomain ?? 'cluster.local') !== identity.trustDomain) {
@@ -171,13 +214,24 @@ export async function run(flags: RunFlags): Promise<number> {
     await identity.setTrustDomain(first.mesh.trustDomain ?? 'cluster.local');
     first = pipeline.build();
   }
+  if (cluster.isWorker && hasErrors(first.diagnostics)) return workerFailed(first.diagnostics.filter((d) => d.level === 'error').map(formatDiagnostic));
   if (hasErrors(first.diagnostics)) {
     printDiagnostics(first.diagnostics, 'warning');
     const n = first.diagnostics.filter((d) => d.level === 'error').length;
     process.stderr.write(`sluice run: the configuration has ${n} error${n === 1 ? '' : 's'}; not starting\n`);
     return 2;
   }
-  printDiagnostics(first.diagnostics, 'warning');
+  if (!cluster.isWorker) printDiagnostics(first.diagnostics, 'warning');
+  if (concurrency > 1 && cluster.isPrimary) {
+    const fixed = [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined);
+    return runPrimary({
+      concurrency, pipeline, first, configPaths,
+      watchExtra: (latest) => [...fixed, ...referencedPaths(latest.store)],
+      adminHost: flags.adminHost, adminPort, listenHost: flags.listenHost, drainTimeoutMs: Number(flags.drainTimeout) * 1000,
+      identity,
+      adminRoutes: (view, latest) => new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: view.snapshot, store: latest().store }))], ...lazyCertsRoutes(view, identity)]),
+    });
+  }
 
   const runtime = new ProxyRuntime({
     initial: first.snapshot,
@@ -185,10 +239,15 @@ export async function run(flags: RunFlags): Promise<number> {
     accessLog: accessLogTarget(flags.accessLog),
     workloadName: workloadNameOf(labels, flags.workloadName),
     sourceAddress: flags.sourceAddress ?? null,
+    codec: flags.codec === 'node' ? 'node' : 'fast',
     listenerFiltersTimeoutMs,
     headersTimeoutMs: Number(flags.requestHeadersTimeout) * 1000,
   });
   const bindErrors = await runtime.apply(first.snapshot);
+  if (cluster.isWorker) {
+    if (bindErrors.length > 0) { runtime.listeners.closeAll(); return workerFailed(bindErrors); }
+    return serveAsWorker(runtime, pipeline, first.snapshot.version, identity);
+  }
   if (bindErrors.length > 0) {
     for (const e of bindErrors) process.stderr.write(`sluice run: ${e}\n`);
     runtime.listeners.closeAll();
@@ -214,7 +273,7 @@ export async function run(flags: RunFlags): Promise<number> {
 
   let admin: Awaited<ReturnType<typeof startAdmin>>;
   try {
-    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))], ...certsAdminRoutes(runtime, identity)]) });
+    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))], ...lazyCertsRoutes(runtime, identity)]) });
   } catch (e) {
     process.stderr.write(`sluice run: admin API cannot bind ${flags.adminHost}:${adminPort}: ${(e as Error).message}\n`);
     runtime.listeners.closeAll();

@@ -15,6 +15,8 @@ export interface PipelineOptions {
   workload: WorkloadOptions;
   /** Supplies the mesh workload certificate (ISTIO_MUTUAL), when a mesh CA is configured. */
   meshCa?: () => CompileInput['meshCa'];
+  /** Version number of the first build (a worker started to replace another joins at the current one). */
+  firstVersion?: number;
 }
 
 export interface BuildResult {
@@ -39,6 +41,7 @@ export class ConfigPipeline {
   constructor(o: PipelineOptions) {
     this.options = o;
     this.#loader = new ConfigLoader(o.configPaths);
+    this.#version = (o.firstVersion ?? 1) - 1;
   }
 
   build(): BuildResult {

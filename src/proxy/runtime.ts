@@ -4,10 +4,11 @@ import { compileAccessLogFormat, type AccessLogFormat } from '../telemetry/acces
 import { IstioMetrics } from '../telemetry/metrics.js';
 import { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
 import { log } from '../util/log.js';
+import { FastHttp1Codec } from './codec/fast-http1.js';
 import { NodeHttp1Codec, setClientErrorHook } from './codec/node-http1.js';
 import { onSnapshotApplied } from './filters/index.js';
 import { NodeHttp2Codec } from './codec/node-http2.js';
-import type { HttpStream, ProxyContext } from './http/stream.js';
+import type { Http1ServerCodec, HttpStream, ProxyContext } from './http/stream.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { SidecarListeners } from './sidecar/sidecar-listeners.js';
 import type { TcpSession } from './tcp/tcp-session.js';
@@ -21,6 +22,8 @@ export interface RuntimeOptions {
   workloadName: string;
   sourceAddress?: string | null;
   headersTimeoutMs?: number;
+  /** Downstream HTTP/1.1 codec: `fast` (llhttp on raw sockets, the default) or `node` (node:http, the reference). */
+  codec?: 'fast' | 'node';
   /** ClientHello / TLS handshake deadline (`--listener-filters-timeout`), default 15 s. */
   listenerFiltersTimeoutMs?: number;
 }
@@ -40,7 +43,7 @@ export class ProxyRuntime implements ProxyContext {
   readonly metrics: IstioMetrics;
   /** Telemetry API access logs and tracing (used only when the snapshot has a Telemetry config). */
   readonly telemetry: TelemetryRuntime;
-  readonly h1: NodeHttp1Codec;
+  readonly h1: Http1ServerCodec;
   readonly h2: NodeHttp2Codec;
   /** When the current snapshot started serving. */
   appliedAt = new Date();
@@ -57,7 +60,8 @@ export class ProxyRuntime implements ProxyContext {
     this.telemetry = new TelemetryRuntime(this.accessLog, o.dns);
     this.telemetry.apply(o.initial.telemetry);
     const idle = 3_600_000;
-    this.h1 = new NodeHttp1Codec({ idleTimeoutMs: idle, headersTimeoutMs: o.headersTimeoutMs ?? 60_000 });
+    const h1Options = { idleTimeoutMs: idle, headersTimeoutMs: o.headersTimeoutMs ?? 60_000 };
+    this.h1 = o.codec === 'node' ? new NodeHttp1Codec(h1Options) : new FastHttp1Codec(h1Options);
     this.h2 = new NodeHttp2Codec(idle);
     this.listeners = new ListenerManager(this, this.h1, this.h2, {
       connectionRefused: (l, socket, reason, sni, kind) => {

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { getHeader } from '../proxy/http/headers.js';
 import { formatResponseFlags } from '../proxy/http/response-flags.js';
@@ -9,6 +10,23 @@ export type AccessLogTarget = { kind: 'stdout' } | { kind: 'file'; path: string 
 
 /** Lines are batched per event-loop turn (or per 64 KiB) instead of one write per request. */
 const FLUSH_BYTES = 64 * 1024;
+/** Characters per write when worker processes share stdout: ≤ 4096 bytes even if every char takes 2. */
+const SHARED_WRITE_CHARS = 2048;
+
+// %START_TIME% in ISO form: the date-time part changes once a second, so it is formatted once
+// a second and only the milliseconds are added per line (Date#toISOString per request was a
+// measurable share of the hot path).
+let isoSecond = -1;
+let isoPrefix = '';
+export function isoTime(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec !== isoSecond) {
+    isoSecond = sec;
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 20); // 'YYYY-MM-DDTHH:MM:SS.'
+  }
+  const r = ms - sec * 1000;
+  return `${isoPrefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z`;
+}
 
 function dash(v: string | undefined): string {
   return v === undefined || v === '' ? '-' : v;
@@ -33,14 +51,14 @@ export function formatHttpLine(s: HttpStream): string {
   const c = s.conn;
   const duration = Math.round(performance.now() - s.startMs);
   const path = s.originalPath !== '' ? s.originalPath : s.path;
-  return `[${new Date(s.startWall).toISOString()}] "${s.method} ${path} ${s.protocol}" ${s.responseCode} ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} ${dash(s.connectionTerminationDetails)} "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} ${s.upstreamServiceTimeMs >= 0 ? s.upstreamServiceTimeMs : '-'} "${dash(getHeader(s.headers, 'x-forwarded-for'))}" "${dash(getHeader(s.headers, 'user-agent'))}" "${dash(s.requestId)}" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} ${dash(s.route?.name)}\n`;
+  return `[${isoTime(s.startWall)}] "${s.method} ${path} ${s.protocol}" ${s.responseCode} ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} ${dash(s.connectionTerminationDetails)} "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} ${s.upstreamServiceTimeMs >= 0 ? s.upstreamServiceTimeMs : '-'} "${dash(getHeader(s.headers, 'x-forwarded-for'))}" "${dash(getHeader(s.headers, 'user-agent'))}" "${dash(s.requestId)}" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} ${dash(s.route?.name)}\n`;
 }
 
 /** The same format for a TCP connection: method/path/protocol are `-`, response code 0. */
 export function formatTcpLine(s: TcpSession): string {
   const c = s.conn;
   const duration = Math.round(performance.now() - s.startMs);
-  return `[${new Date(s.startWall).toISOString()}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
+  return `[${isoTime(s.startWall)}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
 }
 
 /** A connection no filter chain accepted: Envoy's listener access log, flag NR. */
@@ -53,10 +71,12 @@ export class AccessLog {
   readonly #out: NodeJS.WritableStream | WriteStream | null;
   #buf = '';
   #scheduled = false;
+  readonly #shared: boolean;
   readonly #flushBound = (): void => this.flush();
 
   constructor(target: AccessLogTarget) {
     this.#out = target.kind === 'off' ? null : target.kind === 'stdout' ? process.stdout : createWriteStream(target.path, { flags: 'a' });
+    this.#shared = cluster.isWorker && target.kind === 'stdout';
   }
 
   get enabled(): boolean {
@@ -75,7 +95,19 @@ export class AccessLog {
     if (this.#buf === '' || this.#out === null) return;
     const b = this.#buf;
     this.#buf = '';
-    this.#out.write(b);
+    if (!this.#shared || b.length <= SHARED_WRITE_CHARS) { this.#out.write(b); return; }
+    // Worker processes share stdout: a pipe write of at most PIPE_BUF (4096) bytes is never
+    // interleaved with another process's, so lines go out in whole-line pieces below that.
+    let from = 0;
+    while (from < b.length) {
+      let to = Math.min(b.length, from + SHARED_WRITE_CHARS);
+      if (to < b.length) {
+        const nl = b.lastIndexOf('\n', to - 1);
+        if (nl >= from) to = nl + 1;
+      }
+      this.#out.write(b.slice(from, to));
+      from = to;
+    }
   }
 
   /** Flushes and waits until the bytes left the process (shutdown: no line is lost). */

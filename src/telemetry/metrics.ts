@@ -1,11 +1,12 @@
-import { Counter, Histogram, Registry, type LabelValues } from 'prom-client';
+import { Counter, Registry, type LabelValues, type Metric } from 'prom-client';
+import { HttpSeries, SeriesMetric } from './series.js';
 import type { Cluster, Workload } from '../compile/snapshot.js';
 import { getHeader } from '../proxy/http/headers.js';
 import { formatResponseFlags } from '../proxy/http/response-flags.js';
 import type { HttpStream } from '../proxy/http/stream.js';
 import type { TcpSession } from '../proxy/tcp/tcp-session.js';
-import { TelemetryMetrics } from './metric-overrides.js';
 import type { ClusterManager } from '../proxy/upstream/cluster-manager.js';
+import { TelemetryMetrics } from './metric-overrides.js';
 
 // Istio's standard metrics, labels as Istio's stats plugin sets them. A gateway reports as
 // `source` (Istio: reporter="source" for clients and gateways).
@@ -23,13 +24,6 @@ type Label = (typeof LABELS)[number];
 export const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 export const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
-interface HttpChildren {
-  requests: { inc(v?: number): void };
-  duration: { observe(v: number): void };
-  requestBytes: { observe(v: number): void };
-  responseBytes: { observe(v: number): void };
-}
-
 interface TcpChildren {
   opened: { inc(v?: number): void };
   closed: { inc(v?: number): void };
@@ -46,15 +40,13 @@ function serviceParts(host: string): { name: string; namespace: string } {
 
 export class IstioMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<Label>;
-  readonly #duration: Histogram<Label>;
-  readonly #requestBytes: Histogram<Label>;
-  readonly #responseBytes: Histogram<Label>;
+  /** HTTP series by cluster name, then by a number packing code, flags, grpc and TLS. */
+  readonly #httpSeries = new Map<string, Map<number, HttpSeries>>();
+  readonly #allHttp: HttpSeries[] = [];
   readonly #tcpOpened: Counter<Label>;
   readonly #tcpClosed: Counter<Label>;
   readonly #tcpSent: Counter<Label>;
   readonly #tcpReceived: Counter<Label>;
-  readonly #http = new Map<string, HttpChildren>();
   readonly #tcp = new Map<string, TcpChildren>();
   readonly #source: Record<string, string>;
   /** Series reshaped by Telemetry metric overrides (metric-overrides.ts); used only with a Telemetry config. */
@@ -62,10 +54,14 @@ export class IstioMetrics {
 
   constructor(workload: Workload, workloadName: string, clusters: ClusterManager) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: 'istio_requests_total', help: 'Total requests handled by an Istio proxy', labelNames: LABELS, registers });
-    this.#duration = new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Duration of requests', labelNames: LABELS, buckets: DURATION_BUCKETS, registers });
-    this.#requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'Size of requests', labelNames: LABELS, buckets: SIZE_BUCKETS, registers });
-    this.#responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'Size of responses', labelNames: LABELS, buckets: SIZE_BUCKETS, registers });
+    // The per-request HTTP metrics are plain counters in HttpSeries (no label hashing per
+    // request); these registry entries read them at scrape time.
+    const all = this.#allHttp;
+    const requests = new SeriesMetric('istio_requests_total', 'Total requests handled by an Istio proxy', 'counter', all, (x) => x.requests);
+    const duration = new SeriesMetric('istio_request_duration_milliseconds', 'Duration of requests', 'histogram', all, (x) => x.duration);
+    const requestBytes = new SeriesMetric('istio_request_bytes', 'Size of requests', 'histogram', all, (x) => x.requestBytes);
+    const responseBytes = new SeriesMetric('istio_response_bytes', 'Size of responses', 'histogram', all, (x) => x.responseBytes);
+    for (const m of [requests, duration, requestBytes, responseBytes]) this.registry.registerMetric(m as unknown as Metric);
     this.#tcpOpened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections opened', labelNames: LABELS, registers });
     this.#tcpClosed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections closed', labelNames: LABELS, registers });
     this.#tcpSent = new Counter({ name: 'istio_tcp_sent_bytes_total', help: 'Bytes sent during TCP connections', labelNames: LABELS, registers });
@@ -83,10 +79,10 @@ export class IstioMetrics {
       source_cluster: 'Kubernetes',
     };
     registerClusterStats(this.registry, clusters);
-    this.#overrides.attach(this.#requests, 'REQUEST_COUNT');
-    this.#overrides.attach(this.#duration, 'REQUEST_DURATION');
-    this.#overrides.attach(this.#requestBytes, 'REQUEST_SIZE');
-    this.#overrides.attach(this.#responseBytes, 'RESPONSE_SIZE');
+    this.#overrides.attach(requests, 'REQUEST_COUNT');
+    this.#overrides.attach(duration, 'REQUEST_DURATION');
+    this.#overrides.attach(requestBytes, 'REQUEST_SIZE');
+    this.#overrides.attach(responseBytes, 'RESPONSE_SIZE');
     this.#overrides.attach(this.#tcpOpened, 'TCP_OPENED_CONNECTIONS');
     this.#overrides.attach(this.#tcpClosed, 'TCP_CLOSED_CONNECTIONS');
     this.#overrides.attach(this.#tcpSent, 'TCP_SENT_BYTES');
@@ -111,14 +107,14 @@ export class IstioMetrics {
     };
   }
 
-  #httpLabels(s: HttpStream, grpc: boolean, flags: string): Record<string, string> {
+  #httpLabels(s: HttpStream, grpc: boolean): Record<string, string> {
     return {
       ...this.#source,
       ...this.#destination(s.clusterName, s.conn.proxy.clusters.get(s.clusterName)?.config),
       request_protocol: grpc ? 'grpc' : 'http',
       response_code: String(s.responseCode),
       grpc_response_status: '',
-      response_flags: flags,
+      response_flags: formatResponseFlags(s.responseFlags),
       connection_security_policy: 'unknown',
     };
   }
@@ -128,27 +124,23 @@ export class IstioMetrics {
   }
 
   recordHttp(s: HttpStream): void {
-    const grpc = getHeader(s.headers, 'content-type')?.startsWith('application/grpc') === true;
-    const flags = formatResponseFlags(s.responseFlags);
-    const key = `${s.clusterName}|${s.responseCode}|${flags}|${grpc ? 1 : 0}|${s.conn.tls ? 1 : 0}`;
+    const grpc = s.protocol === 'HTTP/2' && getHeader(s.headers, 'content-type')?.startsWith('application/grpc') === true;
+    const key = ((s.responseFlags * 1000 + s.responseCode) * 2 + (grpc ? 1 : 0)) * 2 + (s.conn.tls ? 1 : 0);
     // A Telemetry metrics config (metric-overrides.ts) records the request itself.
     const t = s.snapshot.telemetry;
-    if (t != null && this.#overrides.recordHttp(s, t, key, () => this.#httpLabels(s, grpc, flags))) return;
-    let ch = this.#http.get(key);
-    if (ch === undefined) {
-      const labels = this.#httpLabels(s, grpc, flags) as LabelValues<Label>;
-      ch = {
-        requests: this.#requests.labels(labels),
-        duration: this.#duration.labels(labels),
-        requestBytes: this.#requestBytes.labels(labels),
-        responseBytes: this.#responseBytes.labels(labels),
-      };
-      this.#http.set(key, ch);
+    if (t != null && this.#overrides.recordHttp(s, t, `${s.clusterName}|${key}`, () => this.#httpLabels(s, grpc))) return;
+    let byKey = this.#httpSeries.get(s.clusterName);
+    if (byKey === undefined) this.#httpSeries.set(s.clusterName, (byKey = new Map()));
+    let series = byKey.get(key);
+    if (series === undefined) {
+      series = new HttpSeries(this.#httpLabels(s, grpc), DURATION_BUCKETS, SIZE_BUCKETS);
+      byKey.set(key, series);
+      this.#allHttp.push(series);
     }
-    ch.requests.inc();
-    ch.duration.observe(performance.now() - s.startMs);
-    ch.requestBytes.observe(s.bytesReceived);
-    ch.responseBytes.observe(s.bytesSent);
+    series.requests++;
+    series.duration.observe(performance.now() - s.startMs);
+    series.requestBytes.observe(s.bytesReceived);
+    series.responseBytes.observe(s.bytesSent);
   }
 
   recordTcp(s: TcpSession): void {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { startEchoBackend, type EchoReply } from '../support/echo-backend.js';
+import { rawExchange, type RawStep } from '../support/raw-http.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
 import { makeKey, signToken, startJwksServer, type JwksServer, type SigningKey } from '../support/jwks-server.js';
 import { freePort } from '../support/ports.js';
@@ -63,6 +64,28 @@ export interface ConformanceCase {
   noLog?: string;
   /** After the request, each regex must match a line of /stats/prometheus. */
   metrics?: string[];
+   * Raw HTTP/1.1 on one connection instead of `request` (which still gives port/scheme/sni):
+   * bytes to send and text to wait for, for what a well-behaved client cannot do
+   * (pipelining, 100-continue, malformed requests, upgrades).
+   */
+  raw?: RawStep[];
+  rawExpect?: {
+    /** Every response received, 1xx included, in order. */
+    statuses?: number[];
+    /** Stop reading after this many final responses (default: until close or 5 s). */
+    finalResponses?: number;
+    /** The server closed the connection. */
+    closed?: boolean;
+    /** Substrings of everything received (latin1). */
+    contains?: string[];
+    absent?: string[];
+    /** Per response (index in `statuses`): headers, lower-case names, exact values. */
+    headers?: (Record<string, string> | null)[];
+    /** Per response: header names that must be absent. */
+    absentHeaders?: (string[] | null)[];
+    /** Per response: a regex the body must match. */
+    bodies?: (string | null)[];
+  };
   /** A line of the operational log (stderr) must match this regex. */
   stderr?: string;
   /** A copy of the request must reach this (mirror) backend. */
@@ -196,8 +219,12 @@ export interface CaseEnvironment {
   close(): Promise<void>;
 }
 
-/** Starts the echo backends a case folder names and Sluice on its config. */
-export async function startCase(dir: string): Promise<CaseEnvironment> {
+/** Both downstream HTTP/1.1 codecs run every case: node:http (the reference) and the fast one. */
+export const CODECS = ['node', 'fast'] as const;
+export type Codec = (typeof CODECS)[number];
+
+/** Starts the echo backends a case folder names and Sluice on its config (`codec`: `--codec`). */
+export async function startCase(dir: string, codec?: Codec): Promise<CaseEnvironment> {
   const raw = readFileSync(join(dir, 'config.yaml'), 'utf8');
   const run: RunSpec = existsSync(join(dir, 'run.yaml')) ? (parse(readFileSync(join(dir, 'run.yaml'), 'utf8')) as RunSpec) : {};
   const needsCa = run.certificates !== undefined || run.clientCertificates !== undefined || run.backends !== undefined;
@@ -232,7 +259,7 @@ export async function startCase(dir: string): Promise<CaseEnvironment> {
     .replace(/\$\{port\.(\d+)\}/g, (_, n: string) => String(portMap.get(Number(n)) ?? n))
     .replace(/\$\{jwks(\/[^}]*)\}/g, (_, path: string) => jwksServer!.url(path));
   const work = mkdtempSync(join(tmpdir(), 'sluice-conf-'));
-  const args = ['--resolve', 'localhost=127.0.0.1', ...(run.args ?? [])];
+  const args = ['--resolve', 'localhost=127.0.0.1', ...(codec !== undefined ? ['--codec', codec] : []), ...(run.args ?? [])];
   if (portMap.size > 0) args.push('--port-map', [...portMap].map(([a, b]) => `${a}=${b}`).join(','));
   const caFile = join(work, 'case-ca.crt');
   if (ca !== null) writeFileSync(caFile, ca.certPem);
@@ -365,6 +392,7 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
   // The trace is asked first: it must not change what the request then gets (no token taken).
   if (c.trace !== undefined) await checkTrace(env, c, request);
   const port = env.port(c.request.port ?? 80);
+  if (c.raw !== undefined) { await checkRaw(env, c, port); return; }
   let client: { cert: string; key: string } | undefined;
   if (c.request.clientCert !== undefined) {
     const cc = env.clients.get(c.request.clientCert);
@@ -454,4 +482,34 @@ export async function checkCase(env: CaseEnvironment, c: ConformanceCase): Promi
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+async function checkRaw(env: CaseEnvironment, c: ConformanceCase, port: number): Promise<void> {
+  const want = c.rawExpect ?? {};
+  const r = c.request;
+  const tls = r.scheme === 'https' ? { servername: r.sni ?? (r.host ?? '').split(':')[0]!, ...(env.ca !== undefined ? { ca: env.ca } : {}) } : undefined;
+  const res = await rawExchange(port, c.raw!, { ...(tls !== undefined ? { tls } : {}), ...(want.finalResponses !== undefined ? { finalResponses: want.finalResponses } : {}) });
+  const shown = JSON.stringify(res.text.slice(0, 600));
+  if (want.statuses !== undefined) {
+    const got = res.responses.map((x) => x.status);
+    if (JSON.stringify(got) !== JSON.stringify(want.statuses)) throw new Error(`statuses ${JSON.stringify(got)}, expected ${JSON.stringify(want.statuses)}; received ${shown}`);
+  }
+  if (want.closed !== undefined && res.closed !== want.closed) throw new Error(`connection ${res.closed ? 'closed' : 'left open'} by the server, expected ${want.closed ? 'closed' : 'open'}; received ${shown}`);
+  for (const t of want.contains ?? []) if (!res.text.includes(t)) throw new Error(`received text lacks ${JSON.stringify(t)}: ${shown}`);
+  for (const t of want.absent ?? []) if (res.text.includes(t)) throw new Error(`received text has ${JSON.stringify(t)}: ${shown}`);
+  (want.headers ?? []).forEach((hs, i) => {
+    for (const [k, v] of Object.entries(hs ?? {})) {
+      const got = res.responses[i]?.headers[k.toLowerCase()];
+      if (got !== v) throw new Error(`response ${i} header ${k}: ${got}, expected ${v}; received ${shown}`);
+    }
+  });
+  (want.absentHeaders ?? []).forEach((hs, i) => {
+    for (const k of hs ?? []) if (res.responses[i]?.headers[k.toLowerCase()] !== undefined) throw new Error(`response ${i} header ${k} should be absent; received ${shown}`);
+  });
+  (want.bodies ?? []).forEach((b, i) => {
+    if (b === null) return;
+    const got = res.responses[i]?.body;
+    if (got === undefined || !new RegExp(b).test(got)) throw new Error(`response ${i} body ${JSON.stringify(got?.slice(0, 300))} does not match /${b}/`);
+  });
+  if (c.log !== undefined) await env.sluice.waitFor(new RegExp(c.log), 'stdout', 5000);
 }

@@ -12,6 +12,8 @@ export interface EchoReply {
   rawHeaderNames: string[];
   bodyBytes: number;
   bodySha256: string;
+  /** Request trailers (chunked bodies), lower-case names. */
+  trailers: Record<string, string>;
 }
 
 export interface EchoBackend {
@@ -25,7 +27,7 @@ export interface EchoBackend {
 
 /**
  * An HTTP/1.1 echo server. Paths ending in `/status/NNN` answer that status, `/delay/MS` wait,
- * `/bytes/N` stream N bytes, `/drip/N/MS` send N chunks MS apart, `/ws` speaks WebSocket
+ * `/bytes/N` stream N bytes, `/trailers` answers chunked with a trailer, `/drip/N/MS` send N chunks MS apart, `/ws` speaks WebSocket
  * (echoes text frames). Every other path echoes the request as JSON.
  */
 export async function startEchoBackend(name: string, port = 0): Promise<EchoBackend> {
@@ -72,6 +74,7 @@ function handle(name: string, seen: EchoReply[], req: IncomingMessage, res: Serv
       rawHeaderNames: req.rawHeaders.filter((_, i) => i % 2 === 0),
       bodyBytes: bytes,
       bodySha256: hash.digest('hex'),
+      trailers: Object.fromEntries(Object.entries(req.trailers).map(([k, v]) => [k, String(v)])),
     };
     seen.push(reply);
     const pathOnly = url.split('?')[0]!;
@@ -83,6 +86,14 @@ function handle(name: string, seen: EchoReply[], req: IncomingMessage, res: Serv
     }
     if ((m = /\/delay\/(\d+)$/.exec(pathOnly)) !== null) {
       setTimeout(() => { res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name }); res.end(JSON.stringify(reply)); }, Number(m[1]));
+      return;
+    }
+    if (pathOnly === '/trailers') {
+      // A chunked response with a trailer (HTTP/1.1 trailers pass through the proxy).
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name, trailer: 'x-echo-trailer' });
+      res.write('with trailers');
+      res.addTrailers({ 'x-echo-trailer': 'done' });
+      res.end();
       return;
     }
     if ((m = /\/bytes\/(\d+)$/.exec(pathOnly)) !== null) {
@@ -141,6 +152,9 @@ function upgrade(name: string, req: IncomingMessage, socket: Socket): void {
     }
   });
   socket.on('error', () => {});
+  // node:http servers allow half-open sockets: close ours when the proxy closes its side,
+  // or server.close() would wait for it forever.
+  socket.on('end', () => socket.end());
 }
 
 function readFrame(b: Buffer): { opcode: number; payload: Buffer; size: number } | null {

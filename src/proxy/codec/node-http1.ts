@@ -139,7 +139,8 @@ function fillHead(s: HttpStream, req: IncomingMessage): void {
   s.hasBody = (cl !== undefined && cl !== '0') || getHeader(s.headers, 'transfer-encoding') !== undefined;
 }
 
-function absoluteForm(s: HttpStream): void {
+/** Absolute-form request target (`http://host:port/path`): authority and path from the URI. */
+export function absoluteForm(s: HttpStream): void {
   const p = s.path;
   const scheme = p.length >= 8 ? p.slice(0, 8).toLowerCase() : '';
   const start = scheme.startsWith('http://') ? 7 : scheme === 'https://' ? 8 : -1;
@@ -162,7 +163,11 @@ export function setConnectHandler(h: ConnectHandler): void {
 }
 
 function onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
-  const conn = connections.get(socket);
+  dispatchConnect(connections.get(socket), req, socket, head);
+}
+
+/** A CONNECT request of either codec: to the registered tunnel handler, else 404 and close. */
+export function dispatchConnect(conn: DownstreamConnection | undefined, req: IncomingMessage, socket: Socket, head: Buffer): void {
   socket.on('error', () => {});
   if (conn === undefined || connectHandler === null) {
     socket.end(`HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\ndate: ${httpDate()}\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n`);
@@ -181,7 +186,7 @@ function pairs(h: HeaderList): [string, string][] {
  * Malformed requests: Envoy answers 400 (DPE), 431 for oversized headers, 408 when headers
  * take too long, then closes. The gateway keeps serving everyone else.
  */
-function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+export function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable || (socket as Socket).destroyed) { socket.destroy(); return; }
   let status = 400;
   let text = 'Bad Request';

@@ -61,12 +61,15 @@ export function addHeader(h: HeaderList, name: string, value: string): void {
   h.push(name, value);
 }
 
-/** Removes headers whose lower-case name starts with `prefix`. */
+/** Removes headers whose lower-case name starts with `prefix` (lower case, non-empty). */
 export function removeHeaderPrefix(h: HeaderList, prefix: string): void {
+  const first = prefix.charCodeAt(0);
   let w = 0;
   for (let r = 0; r < h.length; r += 2) {
     const n = h[r]!;
-    if (n.length >= prefix.length && n.slice(0, prefix.length).toLowerCase() === prefix) continue;
+    // First character before any string is made: most names fail here.
+    const c = n.charCodeAt(0);
+    if (n.length >= prefix.length && (c === first || (c | 0x20) === first) && n.slice(0, prefix.length).toLowerCase() === prefix) continue;
     if (w !== r) { h[w] = n; h[w + 1] = h[r + 1]!; }
     w += 2;
   }

@@ -10,7 +10,7 @@ import type { OutgoingHttpHeaders } from 'node:http2';
 import { hash32, pickWeighted } from '../upstream/load-balancer.js';
 import { runResponseFilters } from './filter.js';
 import { applyHeaderMutation } from './header-ops.js';
-import { getHeader, type HeaderList } from './headers.js';
+import { eqLower, getHeader, type HeaderList } from './headers.js';
 import { completeStream, httpDate, sendLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
 import { sendMirrors } from './shadow.js';
@@ -23,7 +23,17 @@ const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
 // Request headers never forwarded as received: hop-by-hop ones, and those the router writes.
 const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'expect', 'http2-settings', 'content-length', 'trailer']);
-const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'server', 'trailer']);
+/** Response headers never forwarded (hop-by-hop, and `server`, which the gateway sets): by length first, no allocation. */
+function isDroppedResponseHeader(n: string): boolean {
+  switch (n.length) {
+    case 6: return eqLower(n, 'server');
+    case 7: return eqLower(n, 'upgrade') || eqLower(n, 'trailer');
+    case 10: return eqLower(n, 'connection') || eqLower(n, 'keep-alive');
+    case 16: return eqLower(n, 'proxy-connection');
+    case 17: return eqLower(n, 'transfer-encoding');
+    default: return false;
+  }
+}
 
 export function forwardRequest(s: HttpStream, a: ForwardAction): void {
   const wc = chooseDestination(s, a, Math.random());
@@ -152,6 +162,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   #authority = '';
   #chunked = false;
   #body: Buffer[] | null = null;
+  #trailers: HeaderList | null = null;
   #bodyBytes = 0;
   #bodyStarted = false;
   #bodyDone = false;
@@ -290,12 +301,12 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     const conn = c as Http1Connection;
     const head = `${this.#requestLine}host: ${this.#authority}\r\n${this.#headerBlock}x-envoy-attempt-count: ${this.#attempts}\r\n\r\n`;
     if (!s.hasBody) {
-      conn.dispatch(this, Buffer.from(head, 'latin1'), null, true);
+      conn.dispatch(this, head, null, true);
     } else if (this.#bodyDone) {
       // A retry: replay the buffered body.
-      conn.dispatch(this, Buffer.from(head, 'latin1'), this.#replayBody(), true);
+      conn.dispatch(this, head, this.#replayBody(), true);
     } else {
-      conn.dispatch(this, Buffer.from(head, 'latin1'), null, false);
+      conn.dispatch(this, head, null, false);
       if (!this.#bodyStarted) { this.#bodyStarted = true; s.codec.startBody(s, this); }
     }
   }
@@ -342,9 +353,14 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (!ok) s.codec.pauseBody(s);
   }
 
-  onEnd(_trailers: HeaderList | null): void {
+  onEnd(trailers: HeaderList | null): void {
     this.#bodyDone = true;
-    this.#conn?.endRequest(this.#chunked && !this.#h2 ? LAST_CHUNK : null);
+    if (trailers !== null && trailers.length > 0 && this.#chunked && !this.#h2) {
+      this.#trailers = trailers;
+      this.#conn?.endRequest(lastChunkWith(trailers));
+    } else {
+      this.#conn?.endRequest(this.#chunked && !this.#h2 ? LAST_CHUNK : null);
+    }
     if (this.#a.mirrors.length > 0 && this.#body !== null) {
       const s = this.#s;
       sendMirrors(s.conn.proxy.clusters, this.#a.mirrors, s.method, this.#requestLine, this.#authority, this.#headerBlock, this.#replayBody());
@@ -365,7 +381,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if (!chunked) return Buffer.concat(parts);
     const framed: Buffer[] = [];
     for (const p of parts) framed.push(frameChunk(p));
-    framed.push(LAST_CHUNK);
+    framed.push(this.#trailers !== null ? lastChunkWith(this.#trailers) : LAST_CHUNK);
     return Buffer.concat(framed);
   }
 
@@ -383,14 +399,16 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     }
     s.upstreamServiceTimeMs = Math.round(performance.now() - this.#startMs);
     const out: HeaderList = [];
+    let hasDate = false;
     for (let i = 0; i < headers.length; i += 2) {
       const n = headers[i]!;
-      if (n.length <= 17 && DROP_RESPONSE.has(n.toLowerCase())) continue;
+      if (n.length === 4) { if (!hasDate && eqLower(n, 'date')) hasDate = true; }
+      else if (isDroppedResponseHeader(n)) continue;
       out.push(n, headers[i + 1]!);
     }
     if (upgrade) out.push('connection', 'Upgrade', 'upgrade', getHeader(headers, 'upgrade') ?? 'websocket');
     out.push('x-envoy-upstream-service-time', String(s.upstreamServiceTimeMs), 'server', 'istio-envoy');
-    if (getHeader(out, 'date') === undefined) out.push('date', httpDate());
+    if (!hasDate) out.push('date', httpDate());
     if (this.#wc.responseHeaders !== null) applyHeaderMutation(out, this.#wc.responseHeaders);
     if (s.route!.responseHeaders !== null) applyHeaderMutation(out, s.route!.responseHeaders);
     runResponseFilters(s, status, out);
@@ -595,6 +613,13 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 }
 
 const GRPC_RETRY_NAMES: Record<string, string> = { '1': 'cancelled', '4': 'deadline-exceeded', '13': 'internal', '8': 'resource-exhausted', '14': 'unavailable' };
+
+/** The last chunk of a chunked request with its trailers (HTTP/1.1 trailers pass through). */
+function lastChunkWith(trailers: HeaderList): Buffer {
+  let t = '0\r\n';
+  for (let i = 0; i < trailers.length; i += 2) t += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
+  return Buffer.from(`${t}\r\n`, 'latin1');
+}
 
 function frameChunk(chunk: Buffer): Buffer {
   return Buffer.concat([Buffer.from(chunk.length.toString(16) + CRLF, 'latin1'), chunk, Buffer.from(CRLF, 'latin1')]);

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RequestView } from '../../compile/match/request-view.js';
 import type { FilterChain, Listener, Route, RouteConfiguration, Snapshot, VirtualHost } from '../../compile/snapshot.js';
@@ -69,6 +70,13 @@ export interface DownstreamCodec {
   resumeBody(s: HttpStream): void;
   /** For an upgrade (WebSocket) after the upstream answered 101: the raw client socket. */
   takeSocket(s: HttpStream): { socket: Duplex; head: Buffer } | null;
+}
+
+/** An HTTP/1.1 server codec the listener hands accepted (possibly TLS-terminated) sockets to. */
+export interface Http1ServerCodec {
+  serve(socket: Socket, conn: DownstreamConnection): void;
+  /** Graceful drain: responses ask clients to close; idle connections close now. */
+  drain(): void;
 }
 
 /**

@@ -1,9 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { FilterChain, Listener, Snapshot } from '../../compile/snapshot.js';
-import type { NodeHttp1Codec } from '../codec/node-http1.js';
 import type { NodeHttp2Codec } from '../codec/node-http2.js';
-import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
+import type { DownstreamConnection, Http1ServerCodec, ProxyContext } from '../http/stream.js';
 import { proxyTcp } from '../tcp/tcp-proxy.js';
 import { MAX_CLIENT_HELLO, parseClientHello, PeekResult } from './client-hello.js';
 import { buildServerTls, checkPeer, xfccElement, type PeerIdentity, type ServerTlsContext } from './tls-server.js';
@@ -44,7 +43,7 @@ interface BoundListener {
  */
 export class ListenerManager {
   readonly #proxy: ProxyContext;
-  readonly #h1: NodeHttp1Codec;
+  readonly #h1: Http1ServerCodec;
   readonly #h2: NodeHttp2Codec;
   readonly #log: ConnectionEventLog;
   readonly #bound = new Map<string, BoundListener>();
@@ -53,7 +52,7 @@ export class ListenerManager {
   #tlsSnapshot: Snapshot | null = null;
   #draining = false;
 
-  constructor(proxy: ProxyContext, h1: NodeHttp1Codec, h2: NodeHttp2Codec, log: ConnectionEventLog, o: ListenerOptions = {}) {
+  constructor(proxy: ProxyContext, h1: Http1ServerCodec, h2: NodeHttp2Codec, log: ConnectionEventLog, o: ListenerOptions = {}) {
     this.#proxy = proxy;
     this.#h1 = h1;
     this.#h2 = h2;

@@ -2,9 +2,8 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { InboundConfig } from '../../compile/sidecar-snapshot.js';
 import type { FilterChain, ServerTls, Snapshot } from '../../compile/snapshot.js';
-import type { NodeHttp1Codec } from '../codec/node-http1.js';
 import type { NodeHttp2Codec } from '../codec/node-http2.js';
-import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
+import type { DownstreamConnection, Http1ServerCodec, ProxyContext } from '../http/stream.js';
 import { MAX_CLIENT_HELLO, parseClientHello, PeekResult } from '../listener/client-hello.js';
 import type { ConnectionEventLog } from '../listener/listener-manager.js';
 import { buildServerTls, checkPeer, type PeerIdentity, type ServerTlsContext } from '../listener/tls-server.js';
@@ -18,7 +17,7 @@ const HTTP1_START = /^(GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|TRACE|CONNECT|PRI)
 
 export interface InboundDeps {
   readonly proxy: ProxyContext;
-  readonly h1: NodeHttp1Codec;
+  readonly h1: Http1ServerCodec;
   readonly h2: NodeHttp2Codec;
   readonly log: ConnectionEventLog;
 }

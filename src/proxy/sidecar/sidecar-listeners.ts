@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Listener, Snapshot } from '../../compile/snapshot.js';
-import { setConnectHandler, type NodeHttp1Codec } from '../codec/node-http1.js';
+import { setConnectHandler } from '../codec/node-http1.js';
 import type { NodeHttp2Codec } from '../codec/node-http2.js';
-import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
+import type { DownstreamConnection, Http1ServerCodec, ProxyContext } from '../http/stream.js';
 import type { ConnectionEventLog } from '../listener/listener-manager.js';
 import { openTunnel } from './connect-tunnel.js';
 import { acceptInbound, stripV4Mapped } from './inbound.js';
@@ -22,12 +22,12 @@ interface Bound {
  */
 export class SidecarListeners {
   readonly #proxy: ProxyContext;
-  readonly #h1: NodeHttp1Codec;
+  readonly #h1: Http1ServerCodec;
   readonly #h2: NodeHttp2Codec;
   readonly #log: ConnectionEventLog;
   readonly #bound = new Map<string, Bound>();
 
-  constructor(proxy: ProxyContext, h1: NodeHttp1Codec, h2: NodeHttp2Codec, log: ConnectionEventLog) {
+  constructor(proxy: ProxyContext, h1: Http1ServerCodec, h2: NodeHttp2Codec, log: ConnectionEventLog) {
     this.#proxy = proxy;
     this.#h1 = h1;
     this.#h2 = h2;

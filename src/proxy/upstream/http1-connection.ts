@@ -49,8 +49,11 @@ export class Http1Connection {
   #keepAlive = true;
   #headersReceived = false;
   #pendingHeaders: string[] = [];
+  #trailers: string[] | null = null;
   #upgraded = false;
   #paused = false;
+  /** Bytes of a Content-Length body still to come, forwarded as slices of the socket's reads. */
+  #bodyLeft = 0;
 
   constructor(id: number, socket: Socket, owner: ConnectionOwner) {
     this.id = id;
@@ -59,7 +62,11 @@ export class Http1Connection {
     this.localAddress = `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`;
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
-    parser[kOnHeaders] = (headers: string[]): void => { this.#pendingHeaders.push(...headers); };
+    parser[kOnHeaders] = (headers: string[]): void => {
+      // After the head: chunked trailers. Before it: a batch of a head with > 32 headers.
+      if (this.#headersReceived) { if (this.#trailers === null) this.#trailers = headers; else this.#trailers.push(...headers); }
+      else this.#pendingHeaders.push(...headers);
+    };
     parser[kOnHeadersComplete] = this.#onHeadersComplete.bind(this);
     parser[kOnBody] = (b: Buffer): void => { this.#exchange?.onResponseData(b); };
     parser[kOnMessageComplete] = this.#onMessageComplete.bind(this);
@@ -79,20 +86,26 @@ export class Http1Connection {
     return this.#state === State.Closed;
   }
 
-  /** Starts an exchange: writes the request head (and body when it is all in hand). */
-  dispatch(ex: UpstreamExchange, head: Buffer, body: Buffer | null, requestDone: boolean): void {
+  /**
+   * Starts an exchange: writes the request head — one latin1 string, written straight from
+   * the string without a Buffer copy — and the body when it is all in hand.
+   */
+  dispatch(ex: UpstreamExchange, head: string | Buffer, body: Buffer | null, requestDone: boolean): void {
     this.#state = State.Busy;
     this.#exchange = ex;
     this.#requestDone = requestDone;
     this.#responseDone = false;
     this.#headersReceived = false;
+    this.#trailers = null;
     this.#keepAlive = true;
     this.requestsServed++;
     if (body !== null && body.length > 0) {
       this.socket.cork();
-      this.socket.write(head);
+      if (typeof head === 'string') this.socket.write(head, 'latin1'); else this.socket.write(head);
       this.socket.write(body);
       this.socket.uncork();
+    } else if (typeof head === 'string') {
+      this.socket.write(head, 'latin1');
     } else {
       this.socket.write(head);
     }
@@ -132,24 +145,41 @@ export class Http1Connection {
   }
 
   #onData(chunk: Buffer): void {
-    const ret = this.#parser.execute(chunk);
-    if (typeof ret !== 'number') {
-      const ex = this.#exchange;
-      this.#exchange = null;
-      this.destroy();
-      ex?.onUpstreamReset('protocol error', `${ret.code ?? 'HPE'}: ${ret.reason ?? ret.message}`);
-      return;
-    }
-    if (this.#upgraded) {
-      const ex = this.#exchange;
-      this.#exchange = null;
-      this.#state = State.Closed;
-      this.socket.removeAllListeners('data');
-      this.socket.removeAllListeners('drain');
-      this.socket.removeAllListeners('close');
-      this.socket.removeAllListeners('error');
-      this.#owner.onConnectionClosed(this);
-      ex?.onUpgrade(this.socket, chunk.subarray(ret));
+    let off = 0;
+    for (;;) {
+      if (this.#bodyLeft > 0) {
+        // Content-Length body: forwarded as slices of this read, no copy, no parser call.
+        const n = Math.min(this.#bodyLeft, chunk.length - off);
+        const part = off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n);
+        this.#bodyLeft -= n;
+        off += n;
+        this.#exchange?.onResponseData(part);
+        if (this.#bodyLeft === 0) this.#onMessageComplete();
+        if (off >= chunk.length || this.#state === State.Closed) return;
+      }
+      const rest = off === 0 ? chunk : chunk.subarray(off);
+      const ret = this.#parser.execute(rest);
+      if (typeof ret !== 'number') {
+        const ex = this.#exchange;
+        this.#exchange = null;
+        this.destroy();
+        ex?.onUpstreamReset('protocol error', `${ret.code ?? 'HPE'}: ${ret.reason ?? ret.message}`);
+        return;
+      }
+      if (this.#upgraded) {
+        const ex = this.#exchange;
+        this.#exchange = null;
+        this.#state = State.Closed;
+        this.socket.removeAllListeners('data');
+        this.socket.removeAllListeners('drain');
+        this.socket.removeAllListeners('close');
+        this.socket.removeAllListeners('error');
+        this.#owner.onConnectionClosed(this);
+        ex?.onUpgrade(this.socket, rest.subarray(ret));
+        return;
+      }
+      if (this.#bodyLeft === 0 || ret >= rest.length) return;
+      off += ret;
     }
   }
 
@@ -169,15 +199,25 @@ export class Http1Connection {
     ex?.onResponseHeaders(status, h, false);
     if (ex !== null && ex.noResponseBody) return 1;
     if (status === 204 || status === 304) return 1;
+    const cl = contentLengthOf(h);
+    if (cl > 0) {
+      // Stop llhttp after the head (its "upgrade" exit) and take the body bytes ourselves;
+      // llhttp has already checked the framing headers (one valid Content-Length, no TE).
+      this.#bodyLeft = cl;
+      return 2;
+    }
     return 0;
   }
 
   #onMessageComplete(): void {
     if (!this.#headersReceived) return; // end of a 1xx
-    if (this.#upgraded) return; // the socket is handed over in #onData
+    if (this.#upgraded) return; // llhttp ends the 101 message; the socket now belongs to the tunnel
+    if (this.#bodyLeft > 0) return; // llhttp's end of a head whose body we read ourselves
     this.#responseDone = true;
     const ex = this.#exchange;
-    ex?.onResponseComplete(null);
+    const trailers = this.#trailers;
+    this.#trailers = null;
+    ex?.onResponseComplete(trailers);
     if (!this.#keepAlive) { this.#exchange = null; this.destroy(); return; }
     if (this.#requestDone) this.#finish();
   }
@@ -186,12 +226,16 @@ export class Http1Connection {
     this.#exchange = null;
     if (this.#state === State.Closed) return;
     if (!this.#keepAlive) { this.destroy(); return; }
+    // The downstream may have pushed back on the last chunk of this response; the next
+    // exchange must not inherit a paused socket.
+    this.resumeResponse();
     this.#state = State.Idle;
     this.lastUsed = Date.now();
     this.#owner.onConnectionIdle(this);
   }
 
   #onError(err: Error): void {
+    this.#bodyLeft = 0;
     this.#fail(`${(err as NodeJS.ErrnoException).code ?? 'error'}: ${err.message}`);
   }
 
@@ -221,4 +265,15 @@ export class Http1Connection {
     this.#parser.close?.();
     this.#owner.onConnectionClosed(this);
   }
+}
+
+/** Content-Length of a response head (-1 when absent or with Transfer-Encoding). */
+function contentLengthOf(h: readonly string[]): number {
+  let cl = -1;
+  for (let i = 0; i < h.length; i += 2) {
+    const n = h[i]!;
+    if (n.length === 14 && (n === 'content-length' || n.toLowerCase() === 'content-length')) cl = Number(h[i + 1]);
+    else if (n.length === 17 && (n === 'transfer-encoding' || n.toLowerCase() === 'transfer-encoding')) return -1;
+  }
+  return Number.isSafeInteger(cl) ? cl : -1;
 }

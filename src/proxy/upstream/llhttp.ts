@@ -14,6 +14,9 @@ export interface LlhttpParser {
   remove(): void;
   pause(): void;
   resume(): void;
+  consume(handle: object): void;
+  unconsume(): void;
+  getCurrentBuffer(): Buffer;
   [key: number]: unknown;
 }
 

@@ -1,0 +1,49 @@
+// Messages between the primary and its workers (`sluice run --concurrency N`).
+//
+//   primary: flags, first config check (exit 2), admin API, file watcher, token buckets,
+//            forks N workers and restarts one that dies
+//   workers: each builds the same snapshot from the same files and serves the listeners,
+//            which node:cluster shares (the primary accepts, workers get connections in turn)
+
+/** What a worker reports about its clusters for /stats and /clusters (summed in the primary). */
+export interface WorkerClusterView {
+  name: string;
+  maxConnections: number;
+  stats: Record<string, number>;
+  byClass: number[];
+  hosts: { id: string; activeRequests: number; ejectedUntil: number }[];
+  dnsError: string;
+}
+
+export interface TokenBucketSpecMessage {
+  maxTokens: number;
+  tokensPerFill: number;
+  fillIntervalMs: number;
+}
+
+export type ToWorker =
+  /** Build the config again from the files and apply it (the primary saw a change). */
+  | { t: 'reload' }
+  /** Graceful drain, then exit 0. */
+  | { t: 'drain'; timeoutMs: number }
+  /** An admin API question; answered with `answer` and the same id. */
+  | { t: 'ask'; id: number; what: 'metrics' | 'clusters' }
+  /** The primary's answer to a `take`. */
+  | { t: 'taken'; id: number; ok: boolean; remaining: number; msToNextFill: number }
+  /** The primary's answer to an `incr`: the new totals. */
+  | { t: 'incred'; id: number; totals: number[] };
+
+export type ToPrimary =
+  | { t: 'ready'; version: number; ports: [string, number][]; errors: string[] }
+  | { t: 'applied'; version: number; errors: string[] }
+  | { t: 'answer'; id: number; data: unknown }
+  /** Take one token from the process-wide bucket `key`. */
+  | { t: 'take'; id: number; key: string; spec: TokenBucketSpecMessage }
+  /** Global rate limit counters kept in the primary (no Redis): add `hits` to each key. */
+  | { t: 'incr'; id: number; keys: { key: string; ttlSeconds: number }[]; hits: number }
+  /** This worker renewed its mesh workload certificate: every worker rebuilds (same version). */
+  | { t: 'renewed' };
+
+export function isMessage(m: unknown): m is { t: string } {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
+}

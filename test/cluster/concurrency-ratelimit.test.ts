@@ -1,0 +1,89 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRequest } from '../conformance/runner.js';
+import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
+import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
+
+// With --concurrency 2 a local rate limit is still one bucket for the whole gateway (Envoy
+// shares it across worker threads): 10 tokens a minute means 10 answers, whichever worker
+// takes each connection.
+
+const config = (port: number): string => `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [istio-system/gw]
+  http:
+  - route: [{destination: {host: echo, port: {number: 8080}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [echo.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, ports: {http: ${port}}}]
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: ten-a-minute, namespace: istio-system}
+spec:
+  workloadSelector: {labels: {istio: ingressgateway}}
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: GATEWAY
+      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          value:
+            stat_prefix: http_local_rate_limiter
+            token_bucket: {max_tokens: 10, tokens_per_fill: 10, fill_interval: 60s}
+            filter_enabled: {runtime_key: rl_enabled, default_value: {numerator: 100, denominator: HUNDRED}}
+            filter_enforced: {runtime_key: rl_enforced, default_value: {numerator: 100, denominator: HUNDRED}}
+`;
+
+describe('--concurrency 2 shares local rate limit buckets', () => {
+  let echo: EchoBackend;
+  let sluice: SluiceProcess;
+  beforeAll(async () => {
+    echo = await startEchoBackend('echo');
+    const file = join(mkdtempSync(join(tmpdir(), 'sluice-cc-rl-')), 'c.yaml');
+    writeFileSync(file, config(echo.port));
+    sluice = await startSluice({ config: [file], ports: [80], args: ['--concurrency', '2', '--drain-timeout', '1'] });
+  });
+  afterAll(async () => { await sluice?.stop(); await echo?.close(); });
+
+  it('10 tokens a minute: 10 of 20 requests pass, over both workers', async () => {
+    const statuses: number[] = [];
+    // A new connection per request: the primary hands connections to the workers in turn.
+    for (let i = 0; i < 20; i++) statuses.push((await sendRequest(sluice.port(80), { host: 'a.test', path: `/r${i}` })).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(10);
+    expect(statuses.slice(0, 10).every((s) => s === 200)).toBe(true);
+    const workers = ((await (await sluice.admin('/config_status')).json()) as { workers: unknown[] }).workers;
+    expect(workers).toHaveLength(2);
+    // Both workers served: each counted some of the 200s.
+    const text = await (await sluice.admin('/stats/prometheus')).text();
+    expect(text).toMatch(/istio_requests_total\{[^}]*response_code="200"[^}]*\} 10/);
+    expect(text).toMatch(/istio_requests_total\{[^}]*response_code="429"[^}]*\} 10/);
+  });
+});
