@@ -64,6 +64,7 @@ export interface ConformanceCase {
   noLog?: string;
   /** After the request, each regex must match a line of /stats/prometheus. */
   metrics?: string[];
+  /**
    * Raw HTTP/1.1 on one connection instead of `request` (which still gives port/scheme/sni):
    * bytes to send and text to wait for, for what a well-behaved client cannot do
    * (pipelining, 100-continue, malformed requests, upgrades).
