@@ -2,37 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
-import { configFile, docs, gatewayYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
+import { configFile, docs, gatewayYaml, localRateLimitEnvoyFilterYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 
 // With --concurrency 2 a local rate limit is still one bucket for the whole gateway (Envoy
 // shares it across worker threads): 10 tokens a minute means 10 answers, whichever worker
 // takes each connection.
 
-const config = (port: number): string => `
-${docs(gatewayYaml(['*']), virtualServiceYaml('vs', ['*'], '  - route: [{destination: {host: echo, port: {number: 8080}}}]'), serviceEntryYaml('echo', port, 8080))}---
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: ten-a-minute, namespace: istio-system}
-spec:
-  workloadSelector: {labels: {istio: ingressgateway}}
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.local_ratelimit
-        typed_config:
-          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value:
-            stat_prefix: http_local_rate_limiter
-            token_bucket: {max_tokens: 10, tokens_per_fill: 10, fill_interval: 60s}
-            filter_enabled: {runtime_key: rl_enabled, default_value: {numerator: 100, denominator: HUNDRED}}
-            filter_enforced: {runtime_key: rl_enforced, default_value: {numerator: 100, denominator: HUNDRED}}
-`;
+const config = (port: number): string => docs(
+  gatewayYaml(['*']),
+  virtualServiceYaml('vs', ['*'], '  - route: [{destination: {host: echo, port: {number: 8080}}}]'),
+  serviceEntryYaml('echo', port, 8080),
+  localRateLimitEnvoyFilterYaml('ten-a-minute', 'max_tokens: 10, tokens_per_fill: 10, fill_interval: 60s'),
+);
 
 describe('--concurrency 2 shares local rate limit buckets', () => {
   let echo: EchoBackend;

@@ -75,6 +75,38 @@ export function echoRouteYaml(backendPort: number): string {
   return docs(gatewayYaml(['*']), echoVirtualServiceYaml(), serviceEntryYaml('echo', backendPort));
 }
 
+/**
+ * Istio's local rate limit task: EnvoyFilter istio-system/<name> inserting
+ * envoy.filters.http.local_ratelimit (enabled and enforced for every request) before the
+ * ingress gateway's router. `tokenBucket` is the content of the token_bucket flow mapping;
+ * `extra` lines are added to the LocalRateLimit value.
+ */
+export function localRateLimitEnvoyFilterYaml(name: string, tokenBucket: string, extra: string[] = []): string {
+  return `apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: ${name}, namespace: istio-system}
+spec:
+  workloadSelector: {labels: {istio: ingressgateway}}
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: GATEWAY
+      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          value:
+            stat_prefix: http_local_rate_limiter
+            token_bucket: {${tokenBucket}}
+            filter_enabled: {runtime_key: local_rate_limit_enabled, default_value: {numerator: 100, denominator: HUNDRED}}
+            filter_enforced: {runtime_key: local_rate_limit_enforced, default_value: {numerator: 100, denominator: HUNDRED}}
+${extra.map((l) => `            ${l}\n`).join('')}`;
+}
+
 /** Writes `yaml` as `name` in a fresh temporary folder (or in `dir`); returns the file's path. */
 export function configFile(yaml: string, name = 'config.yaml', dir = mkdtempSync(join(tmpdir(), 'sluice-test-'))): string {
   const file = join(dir, name);
