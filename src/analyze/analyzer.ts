@@ -47,31 +47,18 @@ export interface AnalysisInput {
 /** A diagnostic as `sluice analyze` reports it: which analyzer found it. */
 export type Finding = Diagnostic & { readonly analyzer: string };
 
-/** What an analyzer reads and where it reports. */
+/**
+ * What an analyzer reads — every AnalysisInput field, as `ctx.store`, `ctx.mesh`, ... (the
+ * interface below merges them into the class) — and where it reports.
+ */
+export interface AnalysisContext extends AnalysisInput {}
 export class AnalysisContext {
-  readonly store: ConfigStore;
-  readonly mesh: MeshConfig;
-  readonly registry: ServiceRegistry;
-  readonly workloads: readonly GatewayWorkload[];
-  readonly loadDiagnostics: readonly Diagnostic[];
-  readonly credentials: ReadonlyMap<string, CredentialFiles>;
-  readonly files: ReadonlyMap<string, string>;
-  readonly domainSuffix: string;
-  readonly now: Date;
   readonly #out: Finding[] = [];
   readonly #compileContexts = new Map<string, CompileContext>();
   #current = '';
 
   constructor(input: AnalysisInput) {
-    this.store = input.store;
-    this.mesh = input.mesh;
-    this.registry = input.registry;
-    this.workloads = input.workloads;
-    this.loadDiagnostics = input.loadDiagnostics;
-    this.credentials = input.credentials;
-    this.files = input.files;
-    this.domainSuffix = input.domainSuffix;
-    this.now = input.now;
+    Object.assign(this, input);
   }
 
   list<K extends Kind>(kind: K): readonly Resource<K>[] {

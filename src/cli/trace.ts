@@ -7,15 +7,9 @@ import { parseTraceRequest, TraceRequestError, type TraceRequestOptions } from '
 import { traceRequestAsync } from '../trace/trace.js';
 import type { Trace } from '../trace/types.js';
 import { collect } from './flags.js';
+import type { SourceFlags } from './proxy-config.js';
 
-interface TraceFlags {
-  config?: string[];
-  gateway?: string;
-  sidecar?: string;
-  labels?: string;
-  namespace?: string;
-  mesh?: string;
-  credentials?: string;
+interface TraceFlags extends SourceFlags {
   header?: string[];
   sni?: string;
   clientCert?: string;
@@ -25,7 +19,6 @@ interface TraceFlags {
   http2?: boolean;
   data?: boolean;
   jwksFetch?: boolean;
-  admin?: string;
   output: string;
 }
 

@@ -1,48 +1,23 @@
+import { LocalTokenBucket } from '../proxy/filters/local-ratelimit/token-bucket.js';
 import type { TokenBucketSpecMessage } from './protocol.js';
 
 // Rate-limit token buckets across worker processes. Envoy shares a local rate limit bucket
 // between its worker threads; Sluice's workers are processes, so the buckets live in the
 // primary and a worker's take is one IPC round trip (the filter waits on a promise only in
 // this mode; a single process answers synchronously). Shapes follow the local rate limit
-// filter's TokenBucketStore (src/proxy/filters/local-ratelimit/token-bucket.ts).
-
-/** Envoy's token bucket: starts full, gains tokensPerFill each whole fillInterval, up to maxTokens. */
-export class PrimaryBucket {
-  readonly spec: TokenBucketSpecMessage;
-  #tokens: number;
-  #lastFill: number;
-
-  constructor(spec: TokenBucketSpecMessage, now: number) {
-    this.spec = spec;
-    this.#tokens = spec.maxTokens;
-    this.#lastFill = now;
-  }
-
-  #refill(now: number): void {
-    const s = this.spec;
-    const elapsed = now - this.#lastFill;
-    if (elapsed < s.fillIntervalMs) return;
-    const fills = Math.floor(elapsed / s.fillIntervalMs);
-    this.#lastFill += fills * s.fillIntervalMs;
-    this.#tokens = Math.min(s.maxTokens, this.#tokens + fills * s.tokensPerFill);
-  }
-
-  take(now: number): { ok: boolean; remaining: number; msToNextFill: number } {
-    this.#refill(now);
-    const ok = this.#tokens >= 1;
-    if (ok) this.#tokens--;
-    return { ok, remaining: this.#tokens, msToNextFill: Math.max(0, this.#lastFill + this.spec.fillIntervalMs - now) };
-  }
-}
+// filter's TokenBucketStore (src/proxy/filters/local-ratelimit/token-bucket.ts), and the
+// primary's buckets are that filter's LocalTokenBucket.
 
 /** The primary's buckets, by the filter's bucket key (stable across reloads). */
 export class PrimaryBuckets {
-  readonly #buckets = new Map<string, PrimaryBucket>();
+  readonly #buckets = new Map<string, LocalTokenBucket>();
 
   take(key: string, spec: TokenBucketSpecMessage): { ok: boolean; remaining: number; msToNextFill: number } {
     let b = this.#buckets.get(key);
-    if (b === undefined) this.#buckets.set(key, (b = new PrimaryBucket(spec, performance.now())));
-    return b.take(performance.now());
+    if (b === undefined) this.#buckets.set(key, (b = new LocalTokenBucket(spec, performance.now())));
+    const now = performance.now();
+    const ok = b.tryTake(now);
+    return { ok, remaining: b.remaining(now), msToNextFill: b.msToNextFill(now) };
   }
 }
 

@@ -66,7 +66,8 @@ function l4Route(r: Omit<L4Route, 'destinationMatcher'>, matcher: ((address: str
   return Object.freeze(out);
 }
 
-function weighted(ctx: CompileContext, vs: VS, at: (string | number)[], route: readonly RouteDestination[], port: number): { clusters: WeightedCluster[]; total: number } {
+/** A tls/tcp rule's `route` as weighted clusters (a single destination weighs 100), each ensured in ctx. */
+export function weightedL4Clusters(ctx: CompileContext, vs: VS, at: (string | number)[], route: readonly RouteDestination[], port: number): { clusters: WeightedCluster[]; total: number } {
   let cumulative = 0;
   const clusters = route.map((d, i) => {
     const r = ensureCluster(ctx, vs, [...at, 'route', i, 'destination'], d.destination, port);
@@ -96,7 +97,7 @@ export function buildTlsRoutes(ctx: CompileContext, s: MergedServer): L4Route[] 
           .flatMap((h) => s.hosts.map((e) => intersectHosts(h, e.host)).filter((x): x is string => x !== null));
         if (sni.length === 0) return;
         const at = ['spec', 'tls', ruleIndex];
-        const { clusters, total } = weighted(ctx, vs, at, rule.route ?? [], s.port);
+        const { clusters, total } = weightedL4Clusters(ctx, vs, at, rule.route ?? [], s.port);
         const pos = vs.pos([...at, 'match', matchIndex]);
         out.push(l4Route({
           name: `${vs.namespace}.${vs.name}.tls.${ruleIndex}`,
@@ -128,7 +129,7 @@ export function buildTcpRoutes(ctx: CompileContext, s: MergedServer): L4Route[] 
       blocks.forEach((m, matchIndex) => {
         const at = ['spec', 'tcp', ruleIndex];
         if (m !== undefined && !keepL4(ctx, vs, [...at, 'match', matchIndex], m, s.ref, s.port)) return;
-        const { clusters, total } = weighted(ctx, vs, at, rule.route ?? [], s.port);
+        const { clusters, total } = weightedL4Clusters(ctx, vs, at, rule.route ?? [], s.port);
         const pos = vs.pos(m !== undefined ? [...at, 'match', matchIndex] : at);
         out.push(l4Route({
           name: `${vs.namespace}.${vs.name}.tcp.${ruleIndex}`,

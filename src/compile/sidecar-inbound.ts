@@ -3,15 +3,15 @@ import type { Resource } from '../config/resource.js';
 import { resourceRef } from '../config/resource.js';
 import type { CompileContext } from './context.js';
 import { indexRouteConfiguration } from './http-routes.js';
-import { MATCH_ANY } from './match/route-match.js';
-import { DEFAULT_LISTENER_POLICIES, NO_ROUTE_FILTERS, type ListenerPolicies } from './policies.js';
+import { DEFAULT_LISTENER_POLICIES, type ListenerPolicies } from './policies.js';
 import { inferProtocol } from './registry.js';
 import { meshSecret } from './secrets.js';
+import { catchAllRoute, SIDECAR_POOL, soleCluster } from './sidecar-common.js';
 import type { InboundConfig, PeerMtlsMode } from './sidecar-snapshot.js';
-import type { Cluster, FilterChain, L4Route, Listener, RouteConfiguration, ServerTls } from './snapshot.js';
+import type { Cluster, FilterChain, L4Route, Listener, RouteConfiguration, RouteSource, ServerTls } from './snapshot.js';
 import { selectorMatches } from './visibility.js';
 
-const MAX_U32 = 2 ** 32 - 1;
+const APP_PORT_SOURCE: RouteSource = Object.freeze({ resource: '--app-port', file: '', line: 0, col: 0, rule: -1, match: -1 });
 
 /**
  * The sidecar's inbound side: `--inbound-port` accepts mesh mTLS (and plaintext, per
@@ -22,6 +22,7 @@ const MAX_U32 = 2 ** 32 - 1;
 export function buildSidecarInbound(ctx: CompileContext, routeConfigs: Map<string, RouteConfiguration>, inboundPort: number, appPort: number, policies: ListenerPolicies = DEFAULT_LISTENER_POLICIES): InboundConfig {
   const { mode, from } = effectivePeerAuthentication(ctx, appPort);
   const clusterName = `inbound|${appPort}||`;
+  const target = soleCluster(clusterName, '', appPort);
   ctx.clusters.set(clusterName, Object.freeze<Cluster>({
     name: clusterName,
     serviceHost: '',
@@ -31,7 +32,7 @@ export function buildSidecarInbound(ctx: CompileContext, routeConfigs: Map<strin
     endpoints: Object.freeze([Object.freeze({ address: '127.0.0.1', port: appPort, weight: 1, labels: ctx.workload.labels, locality: '', serviceAccount: ctx.workload.serviceAccount })]),
     protocol: 'http1',
     lb: Object.freeze({ policy: 'ROUND_ROBIN', hash: null }),
-    pool: Object.freeze({ maxConnections: MAX_U32, connectTimeoutMs: 10_000, maxPendingRequests: MAX_U32, maxRequests: MAX_U32, maxRequestsPerConnection: 0, maxRetries: MAX_U32, idleTimeoutMs: 3_600_000, maxConnectionDurationMs: 0, h2Upgrade: false, useClientProtocol: false }),
+    pool: SIDECAR_POOL,
     outlier: null,
     tls: null,
     meshExternal: false,
@@ -40,23 +41,7 @@ export function buildSidecarInbound(ctx: CompileContext, routeConfigs: Map<strin
   routeConfigs.set(clusterName, indexRouteConfiguration(clusterName, [Object.freeze({
     name: `inbound|http|${appPort}`,
     domains: Object.freeze(['*']),
-    routes: Object.freeze([Object.freeze({
-      name: 'default',
-      match: MATCH_ANY,
-      action: Object.freeze({
-        kind: 'route' as const,
-        clusters: Object.freeze([Object.freeze({ cluster: clusterName, weight: 100, cumulative: 100, host: '', subset: '', port: appPort, requestHeaders: null, responseHeaders: null })]),
-        totalWeight: 100,
-        timeoutMs: 0,
-        retry: null,
-        rewrite: null,
-        mirrors: Object.freeze([]),
-      }),
-      requestHeaders: null,
-      responseHeaders: null,
-      filters: NO_ROUTE_FILTERS,
-      source: Object.freeze({ resource: '--app-port', file: '', line: 0, col: 0, rule: -1, match: -1 }),
-    })]),
+    routes: Object.freeze([catchAllRoute('default', target, null, APP_PORT_SOURCE)]),
     requireTls: false,
   })]));
 
@@ -78,9 +63,9 @@ export function buildSidecarInbound(ctx: CompileContext, routeConfigs: Map<strin
     name: clusterName,
     sniHosts: Object.freeze([]),
     destinationSubnets: Object.freeze([]),
-    clusters: Object.freeze([Object.freeze({ cluster: clusterName, weight: 100, cumulative: 100, host: '', subset: '', port: appPort, requestHeaders: null, responseHeaders: null })]),
+    clusters: Object.freeze([target]),
     totalWeight: 100,
-    source: Object.freeze({ resource: '--app-port', file: '', line: 0, col: 0, rule: -1, match: -1 }),
+    source: APP_PORT_SOURCE,
   });
   const httpChain: FilterChain = Object.freeze({ name: `inbound|${appPort}|http`, serverNames: Object.freeze([]), tls, kind: 'http', routeConfigName: clusterName, l4Routes: Object.freeze([]), httpsRedirect: false, policies, origin: null });
   const tcpChain: FilterChain = Object.freeze({ name: `inbound|${appPort}|tcp`, serverNames: Object.freeze([]), tls, kind: 'tcp', routeConfigName: null, l4Routes: Object.freeze([route]), httpsRedirect: false, policies, origin: null });

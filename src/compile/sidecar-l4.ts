@@ -1,8 +1,9 @@
-import type { L4MatchAttributes, RouteDestination } from '../api/types.js';
+import type { L4MatchAttributes } from '../api/types.js';
 import { resourceRef } from '../config/resource.js';
 import { ensureCluster } from './clusters.js';
 import type { CompileContext } from './context.js';
 import { normalizeHost } from './hosts.js';
+import { weightedL4Clusters } from './l4-routes.js';
 import type { RegistryService } from './registry.js';
 import { meshBlock, resourceOf, vsHosts, type VS } from './sidecar-common.js';
 import { l4UpstreamTls } from './sidecar-gateway-tls.js';
@@ -23,17 +24,6 @@ function keepL4(ctx: CompileContext, vs: VS, m: L4MatchAttributes | undefined, p
   return true;
 }
 
-function weighted(ctx: CompileContext, vs: VS, at: (string | number)[], route: readonly RouteDestination[], port: number): { clusters: WeightedCluster[]; total: number } {
-  let cumulative = 0;
-  const clusters = route.map((d, i) => {
-    const r = ensureCluster(ctx, vs, [...at, 'route', i, 'destination'], d.destination, port);
-    const weight = route.length === 1 ? 100 : (d.weight ?? 0);
-    cumulative += weight;
-    return Object.freeze({ cluster: r.cluster, weight, cumulative, host: r.host, subset: d.destination.subset ?? '', port: r.port, requestHeaders: null, responseHeaders: null });
-  });
-  return { clusters, total: cumulative };
-}
-
 /**
  * `port` 0 builds the table for ports no service or rule names: only rules without a `port`
  * match apply there, and no service does.
@@ -48,7 +38,7 @@ export function buildL4Table(ctx: CompileContext, scope: SidecarScope, port: num
         if (port === 0 ? m.port !== undefined || !meshBlock(vs, m.gateways) : !keepL4(ctx, vs, m, port)) return;
         const sni = m.sniHosts.map((h) => normalizeHost(h, vs.namespace, ctx.workload.domainSuffix));
         const at = ['spec', 'tls', ruleIndex];
-        const { clusters, total } = weighted(ctx, vs, at, rule.route ?? [], port);
+        const { clusters, total } = weightedL4Clusters(ctx, vs, at, rule.route ?? [], port);
         const route = l4Route(vs, `${vs.namespace}.${vs.name}.tls.${ruleIndex}`, sni, m.destinationSubnets ?? [], clusters, total, at, matchIndex);
         tlsRoutes.push(Object.freeze({ route, hosts: Object.freeze(hosts), upstreamTls: Object.freeze(clusters.map((c) => l4UpstreamTls(ctx, c, sni, 'tls'))) }));
       });
@@ -58,7 +48,7 @@ export function buildL4Table(ctx: CompileContext, scope: SidecarScope, port: num
       blocks.forEach((m, matchIndex) => {
         if (port === 0 ? m?.port !== undefined || !meshBlock(vs, m?.gateways) : !keepL4(ctx, vs, m, port)) return;
         const at = ['spec', 'tcp', ruleIndex];
-        const { clusters, total } = weighted(ctx, vs, at, rule.route ?? [], port);
+        const { clusters, total } = weightedL4Clusters(ctx, vs, at, rule.route ?? [], port);
         const route = l4Route(vs, `${vs.namespace}.${vs.name}.tcp.${ruleIndex}`, [], m?.destinationSubnets ?? [], clusters, total, at, m === undefined ? -1 : matchIndex);
         tcpRoutes.push(Object.freeze({ route, hosts: Object.freeze(hosts), upstreamTls: Object.freeze(clusters.map((c) => l4UpstreamTls(ctx, c, hosts, 'tcp'))) }));
       });

@@ -5,7 +5,7 @@ import { MATCH_ANY } from './match/route-match.js';
 import { DEFAULT_LISTENER_POLICIES, NO_ROUTE_FILTERS } from './policies.js';
 import type { RegistryService } from './registry.js';
 import { compileRetryPolicy } from './route-action.js';
-import { hostAliases, meshBlock, MESH, resourceOf, visibleServices, vsHosts, type VS } from './sidecar-common.js';
+import { catchAllRoute, hostAliases, meshBlock, MESH, resourceOf, SIDECAR_POOL, soleCluster, visibleServices, vsHosts, type VS } from './sidecar-common.js';
 import { buildL4Table } from './sidecar-l4.js';
 import type { SidecarScope } from './sidecar-scope.js';
 import {
@@ -14,8 +14,6 @@ import {
 } from './sidecar-snapshot.js';
 import type { Destination } from '../api/types.js';
 import type { Cluster, FilterChain, Route, RouteConfiguration, RouteSource, VirtualHost } from './snapshot.js';
-
-const MAX_U32 = 2 ** 32 - 1;
 
 /**
  * The sidecar's outbound side, as Istio builds a sidecar's outbound listeners and routes:
@@ -95,7 +93,7 @@ function buildPassthrough(ctx: CompileContext, scope: SidecarScope, mode: Outbou
       endpoints: Object.freeze([]),
       protocol: 'auto',
       lb: Object.freeze({ policy: 'PASSTHROUGH', hash: null }),
-      pool: Object.freeze({ maxConnections: MAX_U32, connectTimeoutMs: 10_000, maxPendingRequests: MAX_U32, maxRequests: MAX_U32, maxRequestsPerConnection: 0, maxRetries: MAX_U32, idleTimeoutMs: 3_600_000, maxConnectionDurationMs: 0, h2Upgrade: false, useClientProtocol: false }),
+      pool: SIDECAR_POOL,
       outlier: null,
       tls: null,
       meshExternal: true,
@@ -110,23 +108,7 @@ const POLICY_SOURCE: RouteSource = Object.freeze({ resource: 'meshConfig.outboun
 /** Istio's catch-all host: `allow_any` → PassthroughCluster, or `block_all` → 502. */
 function catchAllVirtualHost(mode: OutboundTrafficMode, passthroughCluster: string): VirtualHost {
   const route: Route = mode === 'ALLOW_ANY'
-    ? Object.freeze({
-      name: 'allow_any',
-      match: MATCH_ANY,
-      action: Object.freeze({
-        kind: 'route' as const,
-        clusters: Object.freeze([Object.freeze({ cluster: passthroughCluster, weight: 100, cumulative: 100, host: '', subset: '', port: 0, requestHeaders: null, responseHeaders: null })]),
-        totalWeight: 100,
-        timeoutMs: 0,
-        retry: null,
-        rewrite: null,
-        mirrors: Object.freeze([]),
-      }),
-      requestHeaders: null,
-      responseHeaders: null,
-      filters: NO_ROUTE_FILTERS,
-      source: POLICY_SOURCE,
-    })
+    ? catchAllRoute('allow_any', soleCluster(passthroughCluster, '', 0), null, POLICY_SOURCE)
     : Object.freeze({
       name: 'block_all',
       match: MATCH_ANY,
@@ -177,23 +159,8 @@ function buildPortRouteConfig(ctx: CompileContext, scope: SidecarScope, port: nu
     byHost.set(svc.hostname, {
       name: `${svc.hostname}:${port}`,
       domains: hostAliases(svc.hostname, wl.namespace, wl.domainSuffix),
-      routes: [Object.freeze({
-        name: 'default',
-        match: MATCH_ANY,
-        action: Object.freeze({
-          kind: 'route' as const,
-          clusters: Object.freeze([Object.freeze({ cluster: r.cluster, weight: 100, cumulative: 100, host: r.host, subset: '', port: r.port, requestHeaders: null, responseHeaders: null })]),
-          totalWeight: 100,
-          timeoutMs: 0,
-          retry: compileRetryPolicy(undefined, ctx.mesh.defaultHttpRetryPolicy),
-          rewrite: null,
-          mirrors: Object.freeze([]),
-        }),
-        requestHeaders: null,
-        responseHeaders: null,
-        filters: NO_ROUTE_FILTERS,
-        source: Object.freeze({ resource: svc.origin, file: pos.file, line: pos.line, col: pos.col, rule: -1, match: -1 }),
-      })],
+      routes: [catchAllRoute('default', soleCluster(r.cluster, r.host, r.port), compileRetryPolicy(undefined, ctx.mesh.defaultHttpRetryPolicy),
+        Object.freeze({ resource: svc.origin, file: pos.file, line: pos.line, col: pos.col, rule: -1, match: -1 }))],
     });
   }
   const vhosts: VirtualHost[] = [...byHost.values()].map((v) => Object.freeze({ name: v.name, domains: Object.freeze(v.domains), routes: Object.freeze(v.routes), requireTls: false }));

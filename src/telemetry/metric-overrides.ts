@@ -12,6 +12,7 @@ import type { TcpSession } from '../proxy/tcp/tcp-session.js';
 import { Attributes } from './cel/attributes.js';
 import { celValueToString, ERROR } from './cel/expression.js';
 import { telemetryMode } from './mode.js';
+import { HistogramData } from './series.js';
 import { log } from '../util/log.js';
 
 /**
@@ -24,27 +25,10 @@ export const MAX_SERIES_PER_METRIC = 10_000;
 const HTTP_METRICS: readonly IstioMetricName[] = ['REQUEST_COUNT', 'REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE'];
 const TCP_METRICS: readonly IstioMetricName[] = ['TCP_OPENED_CONNECTIONS', 'TCP_CLOSED_CONNECTIONS', 'TCP_SENT_BYTES', 'TCP_RECEIVED_BYTES'];
 
-class Histogram {
-  readonly bounds: readonly number[];
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-  constructor(bounds: readonly number[]) {
-    this.bounds = bounds;
-    this.counts = new Float64Array(bounds.length);
-  }
-  observe(v: number): void {
-    const b = this.bounds;
-    for (let i = 0; i < b.length; i++) if (v <= b[i]!) { this.counts[i]!++; break; }
-    this.sum += v;
-    this.count++;
-  }
-}
-
 interface Series {
   readonly labels: Readonly<Record<string, string>>;
   value: number;
-  readonly histogram: Histogram | null;
+  readonly histogram: HistogramData | null;
 }
 
 /** A prom-client value entry (what `metric.get()` returns in `values`). */
@@ -146,10 +130,10 @@ export class TelemetryMetrics {
     }
   }
 
-  #histogramFor(name: IstioMetricName): Histogram | null {
+  #histogramFor(name: IstioMetricName): HistogramData | null {
     switch (name) {
-      case 'REQUEST_DURATION': return new Histogram(this.#durationBuckets);
-      case 'REQUEST_SIZE': case 'RESPONSE_SIZE': return new Histogram(this.#sizeBuckets);
+      case 'REQUEST_DURATION': return new HistogramData(this.#durationBuckets);
+      case 'REQUEST_SIZE': case 'RESPONSE_SIZE': return new HistogramData(this.#sizeBuckets);
       default: return null;
     }
   }

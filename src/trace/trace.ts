@@ -1,7 +1,6 @@
-import { X509Certificate } from 'node:crypto';
 import { lowerAscii, stripPort } from '../compile/hosts.js';
 import { conditionSubject, firstFailingCondition } from '../compile/match/route-match.js';
-import type { Cluster, FilterChain, L4Route, Listener, RetryOn, Route, RouteConfiguration, RouteSource, ServerTls, Snapshot, TlsSecret, VirtualHost, WeightedCluster } from '../compile/snapshot.js';
+import type { FilterChain, L4Route, Listener, Route, RouteConfiguration, RouteSource, Snapshot, VirtualHost, WeightedCluster } from '../compile/snapshot.js';
 import type { ConfigStore } from '../config/store.js';
 import type { FetchedKeySet, JwksSource } from '../security/jwks.js';
 import { prepareRequestHeaders, routeStream, httpFilters } from '../proxy/http/connection-manager.js';
@@ -11,17 +10,18 @@ import { SYNC_EXPLAIN, type ExplainContext, type FilterExplanation } from '../pr
 import { explainNetworkRbac } from '../proxy/filters/rbac/explain.js';
 import { sendLocalReply } from '../proxy/http/local-reply.js';
 import { formatResponseFlags, ResponseFlag } from '../proxy/http/response-flags.js';
-import { buildUpstreamHead, chooseDestination, lbHashKey, sendClusterNotFound, sendDirectResponse, sendNoHealthyUpstream, sendRedirect } from '../proxy/http/router.js';
+import { buildUpstreamHead, chooseDestination, sendClusterNotFound, sendDirectResponse, sendNoHealthyUpstream, sendRedirect } from '../proxy/http/router.js';
 import type { DownstreamConnection, HttpStream } from '../proxy/http/stream.js';
 import { plaintextChain, selectChain } from '../proxy/listener/listener-manager.js';
-import { buildServerTls, checkPeerCertificate, type ServerTlsContext } from '../proxy/listener/tls-server.js';
 import { selectL4Route } from '../proxy/tcp/tcp-proxy.js';
-import { createBalancer, pickWeighted, type BalancedHost } from '../proxy/upstream/load-balancer.js';
-import { buildClientTls, sniFor, type ClientTlsContext } from '../proxy/upstream/transport.js';
+import { pickWeighted } from '../proxy/upstream/load-balancer.js';
 import { displayPath } from './format.js';
 import { fixClusterNotFound, fixNoChain, fixNoEndpoints, fixNoListener, fixNoVirtualHost } from './fixes.js';
+import type { TraceRecorder } from './recorder.js';
+import { traceTlsOrigination, traceTlsTermination } from './tls.js';
 import { traceConnection, traceStream, type PeerInfo, type RecordedResponse } from './trace-stream.js';
 import type { StepResult, StepStage, Trace, TraceDestination, TraceFilter, TraceOutcome, TraceRequest, TraceSource, TraceStep, TraceUpstream } from './types.js';
+import { responseMutations, retryConditions, traceCluster, traceEndpoint } from './upstream.js';
 
 /** What trace walks: a compiled snapshot and, when at hand, the config it came from (for fixes). */
 export interface TraceInput {
@@ -61,11 +61,6 @@ const ISTIO_FILTER_SLOTS: readonly { readonly name: string; readonly short: stri
   { name: 'envoy.filters.http.cors', short: 'cors', configuredBy: 'VirtualService corsPolicy' },
   { name: 'envoy.filters.http.fault', short: 'fault', configuredBy: 'VirtualService fault' },
 ];
-
-// TLS contexts are built once per chain / cluster object: `sluice test` traces thousands of
-// requests against one snapshot.
-const serverTlsCache = new WeakMap<FilterChain, ServerTlsContext | string>();
-const clientTlsCache = new WeakMap<Cluster, ClientTlsContext>();
 
 /**
  * Walks a request through the snapshot with the data plane's own functions — listener chain
@@ -131,8 +126,11 @@ class Tracer {
   #upstream: TraceUpstream | null = null;
   #outcome: TraceOutcome | null = null;
   #filterFix: string | null = null;
-  #tlsError: string | null = null;
   readonly #x: ExplainContext;
+  readonly #rec: TraceRecorder = {
+    step: (stage, result, text, source, detail) => this.#step(stage, result, text, source, detail),
+    closed: (details, flags, fix) => this.#closed(details, flags, fix),
+  };
 
   constructor(input: TraceInput, req: TraceRequest, x: ExplainContext) {
     this.#snapshot = input.snapshot;
@@ -188,7 +186,7 @@ class Tracer {
     this.#chain = chain;
     let peer: PeerInfo | null = null;
     if (chain.tls !== null) {
-      const p = this.#terminateTls(chain);
+      const p = traceTlsTermination(this.#rec, snap, chain, req.clientCertPem);
       if (p === false) return this.#result();
       peer = p;
     }
@@ -232,61 +230,6 @@ class Tracer {
     const o = c.origin;
     if (o === null) return undefined;
     return { resource: `Gateway ${o.gateway}`, file: o.source.file, line: o.source.line, col: o.source.col, path: `spec.servers[${o.server}]` };
-  }
-
-  /** TLS termination: the server certificate and the client-certificate checks. False: the handshake fails. */
-  #terminateTls(chain: FilterChain): PeerInfo | null | false {
-    const tls = chain.tls!;
-    let ctx = serverTlsCache.get(chain);
-    if (ctx === undefined) {
-      ctx = buildServerTls(tls, this.#snapshot.secrets);
-      serverTlsCache.set(chain, ctx);
-    }
-    const certs = tls.certificates.map((n) => this.#describeSecret(this.#snapshot.secrets.get(n), n));
-    if (typeof ctx === 'string') {
-      this.#step('tls', 'fail', `TLS ${tls.mode}: cannot build the server TLS context: ${ctx}`, undefined, certs);
-      this.#closed(`TLS not available for chain ${chain.name}: ${ctx}`, 0, `fix the certificate of ${tls.certificates.join(', ')} (a Secret with tls.crt/tls.key, or --credentials DIR/<name>/)`);
-      return false;
-    }
-    const detail = [...certs, `versions ${tls.minVersion}–${tls.maxVersion}, ALPN ${tls.alpn.join(',')}`];
-    if (!ctx.requestCert) {
-      this.#step('tls', 'ok', `TLS ${tls.mode} terminated here`, undefined, detail);
-      return null;
-    }
-    const pem = this.#req.clientCertPem;
-    let raw: X509Certificate | undefined;
-    let verifyError: string | null = null;
-    if (pem !== null) {
-      try {
-        raw = new X509Certificate(pem);
-      } catch (e) {
-        this.#step('tls', 'fail', `the client certificate is not a PEM certificate: ${(e as Error).message}`);
-        this.#closed('bad client certificate', 0, 'pass a PEM certificate to --client-cert');
-        return false;
-      }
-      verifyError = verifyAgainstCa(raw, tls, this.#snapshot.secrets);
-    }
-    const peer = checkPeerCertificate(tls, ctx.requireCert, raw, verifyError);
-    if (typeof peer === 'string') {
-      this.#step('tls', 'fail', `TLS ${tls.mode}: ${peer}`, undefined, detail);
-      this.#closed(`TLS handshake refused: ${peer}`, 0, pem === null
-        ? `mode ${tls.mode} requires a client certificate signed by the CA of ${tls.caSecret ?? 'the credential'}: pass one with --client-cert, or use mode SIMPLE`
-        : `present a client certificate signed by the CA of ${tls.caSecret ?? 'the credential'}${tls.subjectAltNames.length > 0 ? ` with one of the SANs ${tls.subjectAltNames.join(', ')}` : ''}`);
-      return false;
-    }
-    this.#step('tls', 'ok', `TLS ${tls.mode} terminated here; client certificate ${peer === null ? 'not presented (allowed)' : `accepted: ${peer.subject}${peer.uriSans.length > 0 ? ` ${peer.uriSans.join(', ')}` : ''}`}`, undefined, detail);
-    return peer;
-  }
-
-  #describeSecret(s: TlsSecret | undefined, name: string): string {
-    if (s === undefined) return `certificate ${name}: missing`;
-    if (s.cert === null) return `certificate ${name} from ${s.origin}: ${s.error ?? 'no certificate'}`;
-    try {
-      const c = new X509Certificate(s.cert);
-      return `certificate ${name} from ${s.origin}: subject ${c.subject.replace(/\n/g, ',')}, SANs ${c.subjectAltName ?? 'none'}, valid until ${new Date(c.validTo).toISOString()}`;
-    } catch {
-      return `certificate ${name} from ${s.origin}`;
-    }
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -489,14 +432,14 @@ class Tracer {
       const i = line.indexOf(': ');
       if (i > 0) headers.push([line.slice(0, i), line.slice(i + 2)]);
     }
-    this.#describeCluster(cluster);
-    const ep = this.#pickEndpoint(s, cluster, head.authority);
+    traceCluster(this.#rec, cluster);
+    const ep = traceEndpoint(this.#rec, s, cluster, head.authority);
     if (ep === false) {
       sendNoHealthyUpstream(s);
       this.#localReply(s, response, fixNoEndpoints(this.#snapshot, this.#store, cluster));
       return;
     }
-    const tls = this.#tlsOrigination(cluster, head.authority);
+    const { tls, error: tlsError } = traceTlsOrigination(this.#rec, this.#snapshot, cluster, head.authority);
     const detail: string[] = [];
     if (a.timeoutMs > 0) detail.push(`(route timeout ${a.timeoutMs} ms)`);
     if (a.retry !== null) detail.push(`(retries: ${a.retry.attempts} on ${retryConditions(a.retry.on, a.retry.statusCodes)})`);
@@ -521,71 +464,11 @@ class Tracer {
       timeoutMs: a.timeoutMs,
       mirrors: a.mirrors.map((m) => m.cluster),
     };
-    if (tls !== null && this.#tlsError !== null) {
-      this.#outcome = { kind: 'local_reply', status: 503, responseFlags: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', headers: [], body: `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error: ${this.#tlsError}`, fix: `fix the TLS origination material of ${cluster.origins.find((o) => o.startsWith('DestinationRule')) ?? 'the DestinationRule'}: ${this.#tlsError}`, accessLog: null };
+    if (tls !== null && tlsError !== null) {
+      this.#outcome = { kind: 'local_reply', status: 503, responseFlags: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', headers: [], body: `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error: ${tlsError}`, fix: `fix the TLS origination material of ${cluster.origins.find((o) => o.startsWith('DestinationRule')) ?? 'the DestinationRule'}: ${tlsError}`, accessLog: null };
       return;
     }
     this.#outcome = { kind: 'upstream', status: null, responseFlags: '-', details: 'via_upstream', headers: [], body: '', fix: null, accessLog: null };
-  }
-
-  #describeCluster(c: Cluster): void {
-    const lines = [`type ${c.type}, protocol ${c.protocol}, load balancer ${c.lb.policy}${c.lb.hash !== null ? ` (hash on ${Object.keys(c.lb.hash).join(',')})` : ''}`];
-    lines.push(`shaped by: ${c.origins.join(', ')}`);
-    if (c.pool.maxConnections < 2 ** 32 - 1 || c.pool.maxPendingRequests < 2 ** 32 - 1) lines.push(`circuit breaker: maxConnections ${c.pool.maxConnections}, http1MaxPendingRequests ${c.pool.maxPendingRequests} (beyond: 503 UO)`);
-    if (c.outlier !== null) lines.push(`outlier detection: eject after ${c.outlier.consecutive5xx} consecutive 5xx for ${c.outlier.baseEjectionTimeMs} ms`);
-    this.#step('cluster', 'ok', `${c.name}: ${c.endpoints.length} endpoint${c.endpoints.length === 1 ? '' : 's'}`, undefined, lines);
-  }
-
-  /** The endpoint the cluster's load balancer picks: address, null when decided at run time, false when none exists. */
-  #pickEndpoint(s: HttpStream, c: Cluster, authority: string): string | null | false {
-    if (c.type === 'original_dst') {
-      this.#step('endpoint', 'ok', `original destination: the host the request names, ${authority} (resolved by DNS when sent)`);
-      return stripPort(authority);
-    }
-    if (c.type === 'strict_dns') {
-      if (c.endpoints.length === 0) { this.#step('endpoint', 'fail', 'no endpoints to resolve'); return false; }
-      this.#step('endpoint', 'ok', `DNS: ${c.endpoints.map((e) => `${e.address}:${e.port}`).join(', ')} resolved when the cluster starts (and every 30 s)`);
-      return c.endpoints.length === 1 ? `${c.endpoints[0]!.address}:${c.endpoints[0]!.port}` : null;
-    }
-    if (c.endpoints.length === 0) {
-      this.#step('endpoint', 'fail', `${c.name} has no endpoints: 503 no healthy upstream (UH)`);
-      return false;
-    }
-    const hosts: (BalancedHost & { id: string })[] = c.endpoints.map((e) => ({ weight: e.weight, activeRequests: 0, ejectedUntil: 0, hashKey: `${e.address}:${e.port}`, id: e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}` }));
-    if (hosts.length === 1) {
-      this.#step('endpoint', 'ok', `${hosts[0]!.id} (the only endpoint)`);
-      return hosts[0]!.id;
-    }
-    const hash = lbHashKey(s, c.lb);
-    if (hash !== null) {
-      const h = createBalancer<(typeof hosts)[number]>(c.lb).pick(hosts, hash, null, Date.now());
-      this.#step('endpoint', 'ok', `${h?.id ?? 'none'}: consistent hash of the request's ${Object.keys(c.lb.hash!).join(',')} (${c.lb.policy})`);
-      return h?.id ?? false;
-    }
-    this.#step('endpoint', 'info', `one of ${hosts.map((h) => h.id).join(', ')}: ${c.lb.policy} picks at run time (by active requests, health and weight)`);
-    return null;
-  }
-
-  #tlsOrigination(c: Cluster, authority: string): TraceUpstream['tls'] {
-    if (c.tls === null) {
-      this.#step('tls_origination', 'info', 'plaintext to the upstream (no DestinationRule tls, no auto mTLS)');
-      return null;
-    }
-    let ctx = clientTlsCache.get(c);
-    if (ctx === undefined) {
-      ctx = buildClientTls(c.tls, this.#snapshot.secrets);
-      clientTlsCache.set(c, ctx);
-    }
-    const sni = sniFor(c, c.tls, stripPort(authority));
-    const sans = c.tls.subjectAltNames;
-    const verify = c.tls.insecureSkipVerify ? 'certificate not verified (insecureSkipVerify)' : `verified against ${c.tls.caSecret ?? 'the system roots'}, SAN ${sans.length > 0 ? `one of ${sans.join(', ')}` : `= ${sni || c.serviceHost}`}`;
-    if (ctx.error !== null) {
-      this.#tlsError = ctx.error;
-      this.#step('tls_origination', 'fail', `TLS ${c.tls.mode}: every connection fails: ${ctx.error}`);
-    } else {
-      this.#step('tls_origination', 'ok', `TLS ${c.tls.mode} originated, SNI "${sni}", ${verify}${c.tls.certSecret !== null ? `, client certificate ${c.tls.certSecret}` : ''}`);
-    }
-    return { mode: c.tls.mode, sni, subjectAltNames: sans };
   }
 
   // ---------------------------------------------------------------- TCP / TLS passthrough
@@ -620,7 +503,7 @@ class Tracer {
       this.#closed('cluster_not_found', ResponseFlag.NC, fixClusterNotFound(this.#snapshot, route.source.resource, `spec.${kind}[${route.source.rule}].route[${route.clusters.indexOf(wc)}]`, wc.cluster));
       return;
     }
-    this.#describeCluster(cluster);
+    traceCluster(this.#rec, cluster);
     let endpoint: string | null = null;
     if (cluster.type === 'original_dst') {
       endpoint = `${sni}:${wc.port}`;
@@ -672,23 +555,6 @@ class Tracer {
   }
 }
 
-/** Verifies a client certificate against the chain's CA bundle: null when it chains, else why not. */
-function verifyAgainstCa(cert: X509Certificate, tls: ServerTls, secrets: ReadonlyMap<string, TlsSecret>): string | null {
-  const bundle = tls.caSecret !== null ? secrets.get(tls.caSecret)?.ca ?? null : null;
-  if (bundle === null) return 'no CA configured to verify client certificates';
-  const now = Date.now();
-  if (Date.parse(cert.validTo) < now) return 'CERT_HAS_EXPIRED';
-  if (Date.parse(cert.validFrom) > now) return 'CERT_NOT_YET_VALID';
-  const pems = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  for (const p of pems) {
-    try {
-      const ca = new X509Certificate(p);
-      if (cert.checkIssued(ca) && cert.verify(ca.publicKey)) return null;
-    } catch { /* not a certificate: skip */ }
-  }
-  return 'UNABLE_TO_VERIFY_LEAF_SIGNATURE';
-}
-
 function headerOf(h: readonly string[], lower: string): string | undefined {
   for (let i = 0; i < h.length; i += 2) if (h[i]!.toLowerCase() === lower) return h[i + 1];
   return undefined;
@@ -708,28 +574,4 @@ function headerChanges(before: readonly string[], after: readonly string[]): str
   }
   for (const k of b.keys()) if (!a.has(k)) out.push(`- ${k} (client's x-envoy-* headers are dropped)`);
   return out;
-}
-
-function responseMutations(route: Route, wc: WeightedCluster): string[] {
-  const out: string[] = [];
-  for (const m of [wc.responseHeaders, route.responseHeaders]) {
-    if (m === null) continue;
-    for (const r of m.remove) out.push(`remove ${r}`);
-    for (const [, n, v] of m.set) out.push(`set ${n}: ${v}`);
-    for (const [, n, v] of m.add) out.push(`add ${n}: ${v}`);
-  }
-  return out;
-}
-
-function retryConditions(on: RetryOn, codes: readonly number[]): string {
-  const names: string[] = [];
-  if (on.fiveXx) names.push('5xx');
-  if (on.gatewayError) names.push('gateway-error');
-  if (on.reset) names.push('reset');
-  if (on.connectFailure) names.push('connect-failure');
-  if (on.refusedStream) names.push('refused-stream');
-  if (on.retriable4xx) names.push('retriable-4xx');
-  if (on.retriableStatusCodes) names.push(`retriable-status-codes ${codes.join(',')}`);
-  names.push(...on.grpc);
-  return names.join(',') || 'nothing';
 }

@@ -1,74 +1,26 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
+import { configFile, docs, gatewayYaml, localRateLimitEnvoyFilterYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 
 // With --concurrency 2 a local rate limit is still one bucket for the whole gateway (Envoy
 // shares it across worker threads): 10 tokens a minute means 10 answers, whichever worker
 // takes each connection.
 
-const config = (port: number): string => `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http:
-  - route: [{destination: {host: echo, port: {number: 8080}}}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${port}}}]
----
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: ten-a-minute, namespace: istio-system}
-spec:
-  workloadSelector: {labels: {istio: ingressgateway}}
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.local_ratelimit
-        typed_config:
-          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value:
-            stat_prefix: http_local_rate_limiter
-            token_bucket: {max_tokens: 10, tokens_per_fill: 10, fill_interval: 60s}
-            filter_enabled: {runtime_key: rl_enabled, default_value: {numerator: 100, denominator: HUNDRED}}
-            filter_enforced: {runtime_key: rl_enforced, default_value: {numerator: 100, denominator: HUNDRED}}
-`;
+const config = (port: number): string => docs(
+  gatewayYaml(['*']),
+  virtualServiceYaml('vs', ['*'], '  - route: [{destination: {host: echo, port: {number: 8080}}}]'),
+  serviceEntryYaml('echo', port, 8080),
+  localRateLimitEnvoyFilterYaml('ten-a-minute', 'max_tokens: 10, tokens_per_fill: 10, fill_interval: 60s'),
+);
 
 describe('--concurrency 2 shares local rate limit buckets', () => {
   let echo: EchoBackend;
   let sluice: SluiceProcess;
   beforeAll(async () => {
     echo = await startEchoBackend('echo');
-    const file = join(mkdtempSync(join(tmpdir(), 'sluice-cc-rl-')), 'c.yaml');
-    writeFileSync(file, config(echo.port));
-    sluice = await startSluice({ config: [file], ports: [80], args: ['--concurrency', '2', '--drain-timeout', '1'] });
+    sluice = await startSluice({ config: [configFile(config(echo.port))], ports: [80], args: ['--concurrency', '2', '--drain-timeout', '1'] });
   });
   afterAll(async () => { await sluice?.stop(); await echo?.close(); });
 

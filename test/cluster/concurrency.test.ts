@@ -1,43 +1,20 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
+import { configFile, docs, gatewayYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 
 // `sluice run --concurrency 2`: two worker processes share the listeners; the primary keeps
 // one admin API (stats summed over workers), one watcher (a change reloads every worker) and
 // replaces a worker that dies.
 
-const config = (port: number, extraRoute: boolean): string => `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http:
-${extraRoute ? '  - match: [{uri: {prefix: /added}}]\n    route: [{destination: {host: echo, port: {number: 8080}}}]\n' : ''}  - match: [{uri: {prefix: /echo}}]
-    route: [{destination: {host: echo, port: {number: 8080}}}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${port}}}]
-`;
+const config = (port: number, extraRoute: boolean): string => docs(
+  gatewayYaml(['*']),
+  virtualServiceYaml('vs', ['*'], `${extraRoute ? '  - match: [{uri: {prefix: /added}}]\n    route: [{destination: {host: echo, port: {number: 8080}}}]\n' : ''}  - match: [{uri: {prefix: /echo}}]
+    route: [{destination: {host: echo, port: {number: 8080}}}]`),
+  serviceEntryYaml('echo', port, 8080),
+);
 
 interface Status { version: number; workers: { pid: number; version: number }[] }
 
@@ -55,8 +32,7 @@ for (const codec of ['node', 'fast']) {
     const status = async (): Promise<Status> => (await (await sluice.admin('/config_status')).json()) as Status;
     beforeAll(async () => {
       echo = await startEchoBackend('echo');
-      file = join(mkdtempSync(join(tmpdir(), 'sluice-cc-')), 'c.yaml');
-      writeFileSync(file, config(echo.port, false));
+      file = configFile(config(echo.port, false));
       sluice = await startSluice({ config: [file], ports: [80], args: ['--concurrency', '2', '--codec', codec, '--drain-timeout', '1'] });
     });
     afterAll(async () => { await sluice?.stop(); await echo?.close(); });

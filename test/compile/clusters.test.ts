@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { effectivePolicy } from '../../src/compile/clusters.js';
+import { virtualServiceYaml } from '../support/yaml.js';
 import { GATEWAY, compileYaml } from './helpers.js';
 
 const base = (drs: string, seNamespace = 'default') => `${GATEWAY(['*'])}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: [a.test]
-  gateways: [istio-system/gw]
-  http:
-  - match: [{uri: {prefix: /v1}}]
+${virtualServiceYaml('vs', ['a.test'], `  - match: [{uri: {prefix: /v1}}]
     route: [{destination: {host: svc.${seNamespace}.svc.cluster.local, subset: v1}}]
-  - route: [{destination: {host: svc.${seNamespace}.svc.cluster.local}}]
+  - route: [{destination: {host: svc.${seNamespace}.svc.cluster.local}}]`)}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { compileRouteMatch, matchRoute } from '../../src/compile/match/route-match.js';
 import type { ForwardAction } from '../../src/compile/snapshot.js';
 import { selectVirtualHost } from '../../src/proxy/http/connection-manager.js';
-import { serviceEntryYaml } from '../support/yaml.js';
+import { serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 import { GATEWAY, compileYaml, requestView } from './helpers.js';
 
 const SE = (name: string): string => `---\n${serviceEntryYaml(name)}\n`;
+/** VirtualService default/<name> for a.test on istio-system/gw; `rules` is the indented http list. */
+const VS = (rules: string, name = 'vs'): string => `---\n${virtualServiceYaml(name, ['a.test'], rules)}\n`;
 
 describe('route matching', () => {
   it('ANDs the fields of one match block', () => {
@@ -38,15 +40,7 @@ describe('route matching', () => {
   });
 
   it('turns every match block into its own route, in order, and drops blocks for other ports', () => {
-    const { snapshot } = compileYaml(`${GATEWAY(['a.test'])}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: [a.test]
-  gateways: [istio-system/gw]
-  http:
-  - match:
+    const { snapshot } = compileYaml(`${GATEWAY(['a.test'])}${VS(`  - match:
     - uri: {prefix: /one}
     - uri: {prefix: /two}
     - uri: {prefix: /other-port}
@@ -55,8 +49,7 @@ spec:
   - match:
     - uri: {prefix: /only-on-8443}
       port: 8443
-    route: [{destination: {host: a}}]
-${SE('a')}`);
+    route: [{destination: {host: a}}]`)}${SE('a')}`);
     const vh = snapshot.routeConfigs.get('http.80')!.virtualHosts[0]!;
     expect(vh.name).toBe('a.test:80');
     expect(vh.routes.map((r) => r.match.conditions.map((c) => c.describe))).toEqual([['path prefix "/one"'], ['path prefix "/two"']]);
@@ -64,18 +57,9 @@ ${SE('a')}`);
   });
 
   it('cumulates weights and keeps Istio cluster names', () => {
-    const { snapshot } = compileYaml(`${GATEWAY(['a.test'])}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: [a.test]
-  gateways: [istio-system/gw]
-  http:
-  - route:
+    const { snapshot } = compileYaml(`${GATEWAY(['a.test'])}${VS(`  - route:
     - {destination: {host: a}, weight: 90}
-    - {destination: {host: b}, weight: 10}
-${SE('a')}${SE('b')}`);
+    - {destination: {host: b}, weight: 10}`)}${SE('a')}${SE('b')}`);
     const a = snapshot.routeConfigs.get('http.80')!.virtualHosts[0]!.routes[0]!.action as ForwardAction;
     expect(a.clusters.map((c) => [c.cluster, c.weight, c.cumulative])).toEqual([
       ['outbound|80||a.default.svc.cluster.local', 90, 90],
@@ -87,23 +71,7 @@ ${SE('a')}${SE('b')}`);
   });
 
   it('merges VirtualServices for one host oldest first', () => {
-    const { snapshot } = compileYaml(`${GATEWAY(['a.test'])}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: first, namespace: default}
-spec:
-  hosts: [a.test]
-  gateways: [istio-system/gw]
-  http: [{match: [{uri: {prefix: /first}}], route: [{destination: {host: a}}]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: second, namespace: default}
-spec:
-  hosts: [a.test]
-  gateways: [istio-system/gw]
-  http: [{match: [{uri: {prefix: /second}}], route: [{destination: {host: a}}]}]
-${SE('a')}`);
+    const { snapshot } = compileYaml(`${GATEWAY(['a.test'])}${VS('  - {match: [{uri: {prefix: /first}}], route: [{destination: {host: a}}]}', 'first')}${VS('  - {match: [{uri: {prefix: /second}}], route: [{destination: {host: a}}]}', 'second')}${SE('a')}`);
     const routes = snapshot.routeConfigs.get('http.80')!.virtualHosts[0]!.routes;
     expect(routes.map((r) => r.source.resource)).toEqual(['VirtualService default/first', 'VirtualService default/second']);
   });

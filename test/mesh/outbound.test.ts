@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, issueCert, type TestCa } from '../support/certs.js';
+import { createTestCa, serverCert, type TestCa } from '../support/certs.js';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { freePort } from '../support/ports.js';
 import { runSluice, startSluice, type SluiceProcess } from '../support/sluice-process.js';
@@ -30,7 +30,7 @@ describe('sidecar outbound: ALLOW_ANY, services, mesh VirtualServices, Sidecar s
     ca = createTestCa('Outside CA');
     [reviews, reviewsV2, outside, outsideTls, tcp] = await Promise.all([
       startEchoBackend('reviews-v1'), startEchoBackend('reviews-v2'), startExternalHttp('outside'),
-      startExternalHttp('outside-tls', issueCert(ca, 'secure.unknown.example', ['secure.unknown.example'])), startExternalTcp('legacy'),
+      startExternalHttp('outside-tls', serverCert(ca, 'secure.unknown.example')), startExternalTcp('legacy'),
     ]);
     mkdirSync(join(dir, 'config'), { recursive: true });
     writeFileSync(join(dir, 'config', 'mesh.yaml'), `apiVersion: networking.istio.io/v1

@@ -40,6 +40,11 @@ export function issueCert(ca: TestCa, cn: string, sans: string[], opts: { days?:
   return { cert: readFileSync(join(dir, 'leaf.crt'), 'utf8'), key: readFileSync(join(dir, 'leaf.key'), 'utf8'), certFile: join(dir, 'leaf.crt'), keyFile: join(dir, 'leaf.key') };
 }
 
+/** A server certificate for `host` (CN and the one DNS SAN) signed by `ca`. */
+export function serverCert(ca: TestCa, host: string, opts: { days?: number; rsa?: boolean } = {}): IssuedCert {
+  return issueCert(ca, host, [host], opts);
+}
+
 /** Writes `--credentials DIR/<name>/{tls.crt,tls.key,ca.crt}`. */
 export function writeCredential(root: string, name: string, c: { cert?: string; key?: string; ca?: string }): string {
   const d = join(root, name);

@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 // Small builders for the Istio YAML that many tests share. Each returns one document
 // (no leading `---`); join documents with `docs(...)`.
 
@@ -17,8 +21,18 @@ spec:
     hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]`;
 }
 
-/** ServiceEntry `<name>.default.svc.cluster.local`, HTTP port 80, one loopback endpoint. */
-export function serviceEntryYaml(name: string, endpointPort?: number): string {
+/** Gateway istio-system/gw with an HTTP server on port 80 and a TCP server on port 9000, any host. */
+export const HTTP_AND_TCP_GATEWAY = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}
+  - {port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"]}`;
+
+/** ServiceEntry `<name>.default.svc.cluster.local`, HTTP port `servicePort` (80), one loopback endpoint. */
+export function serviceEntryYaml(name: string, endpointPort?: number, servicePort = 80): string {
   return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ${name}, namespace: default}
@@ -26,7 +40,7 @@ spec:
   hosts: [${name}.default.svc.cluster.local]
   location: MESH_INTERNAL
   resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
+  ports: [{number: ${servicePort}, name: http, protocol: HTTP}]
   endpoints: [{address: 127.0.0.1${endpointPort !== undefined ? `, ports: {http: ${endpointPort}}` : ''}}]`;
 }
 
@@ -40,4 +54,62 @@ spec:
   gateways: [istio-system/gw]
   http:
 ${rules}`;
+}
+
+/** VirtualService istio-system/<name> on Gateway gw: every request goes to echo.default.svc.cluster.local:80. */
+export function echoVirtualServiceYaml(name = 'vs'): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: istio-system}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http: [{route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]`;
+}
+
+/**
+ * The front most end-to-end tests share: Gateway istio-system/gw (HTTP 80, any host), the
+ * VirtualService above, and ServiceEntry `echo` pointing at the echo backend's port.
+ */
+export function echoRouteYaml(backendPort: number): string {
+  return docs(gatewayYaml(['*']), echoVirtualServiceYaml(), serviceEntryYaml('echo', backendPort));
+}
+
+/**
+ * Istio's local rate limit task: EnvoyFilter istio-system/<name> inserting
+ * envoy.filters.http.local_ratelimit (enabled and enforced for every request) before the
+ * ingress gateway's router. `tokenBucket` is the content of the token_bucket flow mapping;
+ * `extra` lines are added to the LocalRateLimit value.
+ */
+export function localRateLimitEnvoyFilterYaml(name: string, tokenBucket: string, extra: string[] = []): string {
+  return `apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: ${name}, namespace: istio-system}
+spec:
+  workloadSelector: {labels: {istio: ingressgateway}}
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: GATEWAY
+      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          value:
+            stat_prefix: http_local_rate_limiter
+            token_bucket: {${tokenBucket}}
+            filter_enabled: {runtime_key: local_rate_limit_enabled, default_value: {numerator: 100, denominator: HUNDRED}}
+            filter_enforced: {runtime_key: local_rate_limit_enforced, default_value: {numerator: 100, denominator: HUNDRED}}
+${extra.map((l) => `            ${l}\n`).join('')}`;
+}
+
+/** Writes `yaml` as `name` in a fresh temporary folder (or in `dir`); returns the file's path. */
+export function configFile(yaml: string, name = 'config.yaml', dir = mkdtempSync(join(tmpdir(), 'sluice-test-'))): string {
+  const file = join(dir, name);
+  writeFileSync(file, yaml);
+  return file;
 }

@@ -5,19 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
-import { docs, gatewayYaml, serviceEntryYaml } from '../support/yaml.js';
+import { docs, echoVirtualServiceYaml, gatewayYaml, serviceEntryYaml } from '../support/yaml.js';
 
 // Access logging through the Telemetry API, end to end: the real `sluice run`, its stdout
 // (the `envoy` provider) and files written by envoyFileAccessLog providers.
 
-const VS = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: edge, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]`;
+const VS = echoVirtualServiceYaml('edge');
 
 function rootTelemetry(accessLogging: string): string {
   return `apiVersion: telemetry.istio.io/v1

@@ -1,30 +1,13 @@
+import { parse } from 'yaml';
 import type { MeshConfig } from '../../src/api/types.js';
-import { validateResource } from '../../src/api/validate.js';
-import { compile, makeWorkload, type WorkloadOptions } from '../../src/compile/compile.js';
+import type { WorkloadOptions } from '../../src/compile/compile.js';
 import type { Snapshot } from '../../src/compile/snapshot.js';
 import type { Diagnostic } from '../../src/config/diagnostic.js';
-import type { Resource } from '../../src/config/resource.js';
-import { ConfigStore } from '../../src/config/store.js';
-import { parseConfigText } from '../../src/config/yaml-loader.js';
-import { parse } from 'yaml';
+import { compileInline } from '../support/compile.js';
 
 /** Inline YAML (+ mesh config YAML) → validated store → snapshot, as `sluice run` builds it. */
 export function compileTelemetryYaml(yaml: string, meshYaml = '', workload: WorkloadOptions = {}): { snapshot: Snapshot; diagnostics: Diagnostic[] } {
-  const parsed = parseConfigText('inline.yaml', yaml);
-  if (parsed.errors.length > 0) throw new Error(parsed.errors.map((e) => e.message).join('\n'));
-  const resources: Resource[] = [];
-  const diagnostics: Diagnostic[] = [];
-  parsed.resources.forEach((raw, i) => {
-    const r = validateResource(raw, i + 1);
-    diagnostics.push(...r.diagnostics);
-    if (r.resource !== null) resources.push(r.resource);
-  });
-  const errors = diagnostics.filter((d) => d.level === 'error');
-  if (errors.length > 0) throw new Error(errors.map((e) => `${e.path}: ${e.message}`).join('\n'));
-  const mesh = (meshYaml === '' ? {} : parse(meshYaml)) as MeshConfig;
-  const store = new ConfigStore(resources, 1);
-  const snapshot = compile({ store, workload: makeWorkload(workload, mesh), mesh, credentials: new Map(), files: new Map(), version: 1, meshCa: null });
-  return { snapshot, diagnostics: [...diagnostics, ...snapshot.diagnostics] };
+  return compileInline(yaml, { workload, mesh: (meshYaml === '' ? {} : parse(meshYaml)) as MeshConfig });
 }
 
 /** A Telemetry document. */

@@ -5,19 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
-import { docs, gatewayYaml, serviceEntryYaml } from '../support/yaml.js';
+import { docs, echoVirtualServiceYaml, gatewayYaml, serviceEntryYaml } from '../support/yaml.js';
 
 // Metric overrides end to end: what /stats/prometheus of the real `sluice run` exposes when a
 // Telemetry disables metrics and reshapes their labels with CEL values.
 
-const VS = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: edge, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]`;
+const VS = echoVirtualServiceYaml('edge');
 
 const METRICS = `apiVersion: telemetry.istio.io/v1
 kind: Telemetry

@@ -1,42 +1,17 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
+import { configFile, docs, gatewayYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 
 // The Istio HTTP metrics as a scraper sees them on /stats/prometheus: one series per label
 // set, counters and cumulative histogram buckets that agree with the requests sent.
 
-const config = (port: number): string => `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http:
-  - match: [{uri: {prefix: /echo}}]
-    route: [{destination: {host: echo, port: {number: 8080}}}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${port}}}]
-`;
+const config = (port: number): string => docs(
+  gatewayYaml(['*']),
+  virtualServiceYaml('vs', ['*'], '  - match: [{uri: {prefix: /echo}}]\n    route: [{destination: {host: echo, port: {number: 8080}}}]'),
+  serviceEntryYaml('echo', port, 8080),
+);
 
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split('\n')) {
@@ -52,9 +27,7 @@ for (const codec of ['node', 'fast']) {
     let sluice: SluiceProcess;
     beforeAll(async () => {
       echo = await startEchoBackend('echo');
-      const dir = mkdtempSync(join(tmpdir(), 'sluice-metrics-'));
-      writeFileSync(join(dir, 'c.yaml'), config(echo.port));
-      sluice = await startSluice({ config: [join(dir, 'c.yaml')], ports: [80], args: ['--codec', codec] });
+      sluice = await startSluice({ config: [configFile(config(echo.port))], ports: [80], args: ['--codec', codec] });
     });
     afterAll(async () => { await sluice?.stop(); await echo?.close(); });
 

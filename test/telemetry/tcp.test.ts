@@ -1,11 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRaw, sendRequest } from '../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
 import { startTcpEcho } from '../support/tls-backends.js';
+import { configFile } from '../support/yaml.js';
 
 // TCP connections through the Telemetry API: access-log filters over connection attributes
 // (a TCP connection has no response.code: such a filter is false, as in Envoy) and TCP metric
@@ -19,8 +17,7 @@ describe('Telemetry on TCP routes', () => {
   beforeAll(async () => {
     tcp = await startTcpEcho('db');
     http = await startEchoBackend('web');
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-tcp-telemetry-'));
-    writeFileSync(join(dir, 'config.yaml'), `apiVersion: networking.istio.io/v1
+    const config = configFile(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: istio-system}
 spec:
@@ -76,7 +73,7 @@ spec:
     - match: {metric: TCP_OPENED_CONNECTIONS}
       disabled: true
 `);
-    sluice = await startSluice({ config: [join(dir, 'config.yaml')], ports: [5432, 80] });
+    sluice = await startSluice({ config: [config], ports: [5432, 80] });
   });
   afterAll(async () => {
     await sluice?.stop();

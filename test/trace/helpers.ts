@@ -1,18 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { buildOffline, chooseWorkload, type WorkloadFlags } from '../../src/trace/offline.js';
 import { parseTraceRequest, type TraceRequestOptions } from '../../src/trace/request.js';
 import type { BuildResult } from '../../src/config/pipeline.js';
 import { traceRequest, traceRequestAsync, type TraceOptions } from '../../src/trace/trace.js';
 import type { Trace } from '../../src/trace/types.js';
+import { configFile as writeConfigFile } from '../support/yaml.js';
 
 /** Writes inline YAML to a temp file (the trace reports positions in it). */
 export function configFile(yaml: string, name = 'istio.yaml'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-trace-'));
-  const file = join(dir, name);
-  writeFileSync(file, yaml);
-  return file;
+  return writeConfigFile(yaml, name);
 }
 
 /** Compiles `files` as `sluice run` would for the workload, and returns a tracer for it. */

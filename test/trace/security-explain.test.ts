@@ -14,7 +14,7 @@ import { parseTraceRequest } from '../../src/trace/request.js';
 import { traceRequest, traceRequestAsync } from '../../src/trace/trace.js';
 import type { Trace } from '../../src/trace/types.js';
 import { makeKey, signToken, startJwksServer, type JwksServer, type SigningKey } from '../support/jwks-server.js';
-import { docs, gatewayYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
+import { docs, gatewayYaml, localRateLimitEnvoyFilterYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 import { asyncTracer, configFile, lineOf } from './helpers.js';
 
 const ISS = 'https://auth.example.com';
@@ -268,29 +268,8 @@ spec:
 });
 
 describe('trace explains rate limits: bucket state, never consumed', () => {
-  const ef = `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: rate-limit, namespace: istio-system}
-spec:
-  workloadSelector: {labels: {istio: ingressgateway}}
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.local_ratelimit
-        typed_config:
-          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value:
-            stat_prefix: http_local_rate_limiter
-            token_bucket: {max_tokens: 2, tokens_per_fill: 2, fill_interval: 3600s}
-            filter_enabled: {runtime_key: e, default_value: {numerator: 100, denominator: HUNDRED}}
-            filter_enforced: {runtime_key: f, default_value: {numerator: 100, denominator: HUNDRED}}
-            response_headers_to_add: [{append_action: OVERWRITE_IF_EXISTS_OR_ADD, header: {key: x-rate-limited, value: "yes"}}]`;
+  const ef = localRateLimitEnvoyFilterYaml('rate-limit', 'max_tokens: 2, tokens_per_fill: 2, fill_interval: 3600s',
+    ['response_headers_to_add: [{append_action: OVERWRITE_IF_EXISTS_OR_ADD, header: {key: x-rate-limited, value: "yes"}}]']);
   const yaml = docs(gatewayYaml(['api.example.com']), route(), serviceEntryYaml('api', 9000), ef);
 
   it('tokens left, then an empty bucket: 429 RL with the headers the gateway adds, the EnvoyFilter patch at its line, and no token taken by the trace', async () => {

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, issueCert, writeCredential, type IssuedCert, type TestCa } from '../support/certs.js';
+import { createTestCa, issueCert, serverCert, writeCredential, type IssuedCert, type TestCa } from '../support/certs.js';
 import { docs, serviceEntryYaml } from '../support/yaml.js';
 import { configFile, tracer } from './helpers.js';
 
@@ -72,7 +72,7 @@ describe('trace: TLS and L4', () => {
   beforeAll(() => {
     ca = createTestCa();
     const creds = mkdtempSync(join(tmpdir(), 'sluice-trace-creds-'));
-    const server = issueCert(ca, 'secure.example.com', ['secure.example.com']);
+    const server = serverCert(ca, 'secure.example.com');
     writeCredential(creds, 'secure-cert', { cert: server.cert, key: server.key, ca: ca.certPem });
     const wild = issueCert(ca, 'wildcard.example.com', ['*.example.com']);
     writeCredential(creds, 'wildcard-cert', { cert: wild.cert, key: wild.key });

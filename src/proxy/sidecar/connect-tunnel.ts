@@ -7,8 +7,10 @@ import { log } from '../../util/log.js';
 import { ResponseFlag } from '../http/response-flags.js';
 import type { DownstreamConnection, ProxyContext } from '../http/stream.js';
 import { MAX_CLIENT_HELLO, parseClientHello, PeekResult } from '../listener/client-hello.js';
+import { TcpRelay } from '../tcp/tcp-relay.js';
 import { TcpSession } from '../tcp/tcp-session.js';
-import { buildClientTls, makeConnector, type ClientTlsContext } from '../upstream/transport.js';
+import { pickWeighted } from '../upstream/load-balancer.js';
+import { buildClientTls, type ClientTlsContext } from '../upstream/transport.js';
 
 /** Time allowed for the tunnelled ClientHello before the tunnel is routed as plain TCP. */
 const CLIENT_HELLO_TIMEOUT_MS = 5_000;
@@ -73,45 +75,34 @@ function covers(hosts: readonly string[], name: string): boolean {
   return false;
 }
 
-function pickWeighted(r: OutboundL4Route): TunnelTarget {
-  const cs = r.route.clusters;
-  let i = 0;
-  if (cs.length > 1 && r.route.totalWeight > 0) {
-    const x = Math.random() * r.route.totalWeight;
-    while (i < cs.length - 1 && x >= cs[i]!.cumulative) i++;
-  }
-  return { cluster: cs[i]!.cluster, tls: r.upstreamTls[i] ?? null };
+function pickTarget(r: OutboundL4Route): TunnelTarget {
+  const picked = pickWeighted(r.route, Math.random());
+  return { cluster: picked.cluster, tls: r.upstreamTls[r.route.clusters.indexOf(picked)] ?? null };
 }
 
 /** The first hit: tls rule by SNI, tcp rule by host, service by name, else the policy. */
-export function selectTunnelTarget(table: OutboundL4Table, sni: string, host: string): { target: TunnelTarget | null; route: string } {
+function selectTunnelTarget(table: OutboundL4Table, sni: string, host: string): TunnelTarget | null {
   const name = sni !== '' ? sni : host;
   if (sni !== '') {
-    for (const r of table.tlsRoutes) if (r.route.clusters.length > 0 && covers(r.route.sniHosts, sni)) return { target: pickWeighted(r), route: r.route.name };
+    for (const r of table.tlsRoutes) if (r.route.clusters.length > 0 && covers(r.route.sniHosts, sni)) return pickTarget(r);
   }
-  for (const r of table.tcpRoutes) if (r.route.clusters.length > 0 && (covers(r.hosts, host) || covers(r.hosts, name))) return { target: pickWeighted(r), route: r.route.name };
-  for (const s of table.services) if (s.host === name || s.host === host || hostCovers(s.host, name)) return { target: { cluster: s.cluster, tls: s.upstreamTls }, route: '' };
-  return { target: null, route: '' };
+  for (const r of table.tcpRoutes) if (r.route.clusters.length > 0 && (covers(r.hosts, host) || covers(r.hosts, name))) return pickTarget(r);
+  for (const s of table.services) if (s.host === name || s.host === host || hostCovers(s.host, name)) return { cluster: s.cluster, tls: s.upstreamTls };
+  return null;
 }
 
 function route(conn: DownstreamConnection, client: Socket, initial: Buffer, sni: string, target: { host: string; port: number }, table: OutboundL4Table, sc: SidecarConfig, snapshot: Snapshot, proxy: ProxyContext): void {
   const s = new TcpSession({ ...conn, sni, snapshot });
   s.authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
-  let completed = false;
-  const finish = (): void => {
-    if (completed) return;
-    completed = true;
-    s.completed = true;
-    proxy.onTcpComplete(s);
-  };
-  let { target: hit } = selectTunnelTarget(table, sni, target.host);
+  const relay = new TcpRelay(s, client, proxy);
+  let hit = selectTunnelTarget(table, sni, target.host);
   if (hit === null) {
     if (sc.outbound.mode === 'REGISTRY_ONLY') {
       s.clusterName = BLACKHOLE_CLUSTER;
       s.responseFlags |= ResponseFlag.UH;
       log('info', 'sidecar', `REGISTRY_ONLY: blocked CONNECT ${s.authority}${sni !== '' ? ` (SNI ${sni})` : ''}: no ServiceEntry, service or VirtualService declares it`);
       client.destroy();
-      finish();
+      relay.done();
       return;
     }
     hit = { cluster: sc.outbound.passthroughCluster, tls: null };
@@ -121,85 +112,26 @@ function route(conn: DownstreamConnection, client: Socket, initial: Buffer, sni:
   if (cluster === undefined) {
     s.responseFlags |= ResponseFlag.NC;
     client.destroy();
-    finish();
+    relay.done();
     return;
   }
   const tls = hit.tls === null ? null : tlsContext(hit.tls, snapshot);
   const sniOut = hit.tls === null ? '' : hit.tls.sni ?? (hit.tls.autoSni ? (sni !== '' ? sni : target.host) : '');
-  let counted = false;
-  let upstream: Socket | null = null;
-  const done = (): void => {
-    if (counted) { counted = false; cluster.limits.connections--; }
-    finish();
-  };
-  const fail = (flag: number, details: string, reason: string): void => {
-    s.responseFlags |= flag;
-    s.details = details;
-    if (reason !== '') s.upstreamTransportFailureReason = reason;
-    client.destroy();
-    done();
-  };
-  client.once('close', () => { upstream?.destroy(); done(); });
-  // As Envoy's tcp_proxy: the cluster's maxConnections, connect timeout and idle timeout apply.
-  const go = (address: string, port: number): void => {
-    if (completed) return;
-    const lim = cluster.limits;
-    if (lim.connections >= lim.maxConnections) { cluster.stats.upstream_rq_pending_overflow++; fail(ResponseFlag.UO, 'upstream_reset_before_response_started{overflow}', 'maxConnections reached'); return; }
-    lim.connections++;
-    counted = true;
-    s.upstreamHost = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-    let settled = false;
-    const timer = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      cancel();
-      cluster.stats.upstream_cx_connect_fail++;
-      fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', `connect timeout after ${cluster.config.pool.connectTimeoutMs} ms`);
-    }, cluster.config.pool.connectTimeoutMs);
-    const cancel = makeConnector(address, port, tls, sniOut, cluster.sourceAddress, [])((up) => {
-      if (settled) { up.destroy(); return; }
-      settled = true;
-      clearTimeout(timer);
-      if (completed || client.destroyed) { up.destroy(); done(); return; }
-      upstream = up;
-      up.setNoDelay(true);
-      s.upstreamLocalAddress = `${up.localAddress ?? ''}:${up.localPort ?? 0}`;
-      if (initial.length > 0) { s.bytesReceived += initial.length; up.write(initial); }
-      client.on('data', (d: Buffer) => { s.bytesReceived += d.length; });
-      up.on('data', (d: Buffer) => { s.bytesSent += d.length; });
-      up.on('error', () => client.destroy());
-      up.once('close', () => { client.destroy(); done(); });
-      const idle = cluster.config.pool.idleTimeoutMs;
-      if (idle > 0) {
-        const onIdle = (): void => { s.details = 'idle_timeout'; up.destroy(); client.destroy(); };
-        up.setTimeout(idle, onIdle);
-        client.setTimeout(idle, onIdle);
-      }
-      client.pipe(up);
-      up.pipe(client);
-      client.resume();
-    }, (reason) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      cluster.stats.upstream_cx_connect_fail++;
-      log('info', 'sidecar', `CONNECT ${s.authority} via ${cluster.config.name} to ${s.upstreamHost} failed: ${reason}`);
-      fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', reason);
-    });
+  const onConnectError = (reason: string): void => {
+    log('info', 'sidecar', `CONNECT ${s.authority} via ${cluster.config.name} to ${s.upstreamHost} failed: ${reason}`);
   };
   const pickHost = (): void => {
     if (cluster.config.type === 'original_dst') {
       cluster.resolveEndpoint(target.host, target.port, (err, eps) => {
-        if (err !== null || eps.length === 0) { fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', `DNS resolution of ${target.host} failed`); return; }
-        go(eps[0]!.address, eps[0]!.port);
+        if (err !== null || eps.length === 0) { relay.fail(ResponseFlag.UF, 'upstream_reset_before_response_started{connection_failure}', `DNS resolution of ${target.host} failed`); return; }
+        relay.connect(cluster, tls, sniOut, eps[0]!.address, eps[0]!.port, initial, onConnectError);
       });
       return;
     }
     const h = cluster.pick(null, null);
-    if (h === null) { fail(ResponseFlag.UH, 'no_healthy_upstream', ''); return; }
-    go(h.address, h.port);
+    if (h === null) { relay.fail(ResponseFlag.UH, 'no_healthy_upstream'); return; }
+    relay.connect(cluster, tls, sniOut, h.address, h.port, initial, onConnectError);
   };
-  client.on('error', () => {});
   if (!cluster.ready) cluster.whenReady(pickHost);
   else pickHost();
 }

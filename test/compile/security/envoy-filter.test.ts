@@ -3,17 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import type { LocalRateLimitInstance } from '../../../src/proxy/filters/ratelimit/slots.js';
 import type { Snapshot } from '../../../src/compile/snapshot.js';
+import { HTTP_AND_TCP_GATEWAY } from '../../support/yaml.js';
 import { chainOf, compileYaml } from './helpers.js';
 
 const GW = `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}
-  - {port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"]}
+${HTTP_AND_TCP_GATEWAY}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

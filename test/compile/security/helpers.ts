@@ -1,33 +1,16 @@
 // Inline YAML → validated store → compiled snapshot, and requests evaluated by the real
 // authorization engine against a chain of that snapshot.
 
-import { validateResource } from '../../../src/api/validate.js';
 import type { MeshConfig } from '../../../src/api/types.js';
-import { compile, makeWorkload, type WorkloadOptions } from '../../../src/compile/compile.js';
+import type { WorkloadOptions } from '../../../src/compile/compile.js';
 import type { FilterChain, Snapshot } from '../../../src/compile/snapshot.js';
-import type { Diagnostic } from '../../../src/config/diagnostic.js';
-import type { Resource } from '../../../src/config/resource.js';
-import { ConfigStore } from '../../../src/config/store.js';
-import { parseConfigText } from '../../../src/config/yaml-loader.js';
 import { HttpStream, type DownstreamCodec, type DownstreamConnection } from '../../../src/proxy/http/stream.js';
+import { compileInline, storeFromYaml } from '../../support/compile.js';
 
-export function storeFromYaml(text: string): { store: ConfigStore; diagnostics: Diagnostic[] } {
-  const parsed = parseConfigText('test.yaml', text);
-  const diagnostics: Diagnostic[] = [...parsed.errors];
-  const resources: Resource[] = [];
-  parsed.resources.forEach((raw, i) => {
-    const v = validateResource(raw, i);
-    diagnostics.push(...v.diagnostics);
-    if (v.resource !== null) resources.push(v.resource);
-  });
-  return { store: new ConfigStore(resources, 1), diagnostics };
-}
+export { storeFromYaml };
 
 export function compileYaml(text: string, w: WorkloadOptions = {}, mesh: MeshConfig = {}): Snapshot {
-  const { store, diagnostics } = storeFromYaml(text);
-  const errors = diagnostics.filter((d) => d.level === 'error');
-  if (errors.length > 0) throw new Error(`invalid test config: ${errors.map((d) => `${d.path}: ${d.message}`).join('; ')}`);
-  return compile({ store, workload: makeWorkload(w, mesh), mesh, credentials: new Map(), files: new Map(), version: 1, meshCa: null });
+  return compileInline(text, { workload: w, mesh }).snapshot;
 }
 
 export function chainOf(s: Snapshot, port: number, kind: FilterChain['kind'] = 'http'): FilterChain {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestCa, issueCert, writeCredential, type TestCa } from '../../support/certs.js';
+import { createTestCa, serverCert, writeCredential, type TestCa } from '../../support/certs.js';
 import { freePort } from '../../support/ports.js';
 import { runSluice, startSluice, type SluiceProcess } from '../../support/sluice-process.js';
 import { startExternalHttp, startExternalTcp, type ExternalServer } from './external.js';
@@ -60,8 +60,8 @@ async function startEgressEnvOnce(o: EgressEnvOptions): Promise<EgressEnv> {
   if (init.code !== 0) throw new Error(`sluice ca init failed: ${init.stderr}`);
 
   const externalCa = createTestCa('External Test CA');
-  const apiCert = issueCert(externalCa, 'api.external-service.com', ['api.external-service.com']);
-  const googleCert = issueCert(externalCa, '*.googleapis.com', ['*.googleapis.com']);
+  const apiCert = serverCert(externalCa, 'api.external-service.com');
+  const googleCert = serverCert(externalCa, '*.googleapis.com');
   const [httpbin, api, googleapis, db] = await Promise.all([
     startExternalHttp('httpbin.external-service.com'),
     startExternalHttp('api.external-service.com', apiCert),

@@ -8,8 +8,8 @@ import { ConfigPipeline } from '../../../src/config/pipeline.js';
 import type { Diagnostic } from '../../../src/config/diagnostic.js';
 import { selectChain } from '../../../src/proxy/listener/listener-manager.js';
 import { selectL4Route } from '../../../src/proxy/tcp/tcp-proxy.js';
-import { createTestCa, issueCert, tlsSecretYaml, writeCredential } from '../../support/certs.js';
-import { writeConfig } from './helpers.js';
+import { createTestCa, serverCert, tlsSecretYaml, writeCredential } from '../../support/certs.js';
+import { configFile } from '../../support/yaml.js';
 
 // Compile-level checks of the TLS/TCP listener model: credential resolution as Istio's SDS does
 // it, diagnostics for servers that cannot be served, passthrough chains per tls match, and the
@@ -17,11 +17,11 @@ import { writeConfig } from './helpers.js';
 
 const ca = createTestCa('Compile CA');
 const otherCa = createTestCa('Other CA');
-const leaf = issueCert(ca, 'x.example.com', ['x.example.com']);
+const leaf = serverCert(ca, 'x.example.com');
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 function build(docs: string, credentials?: string, meshFile?: string): { snap: Snapshot; diags: Diagnostic[] } {
-  const { file } = writeConfig(docs);
+  const file = configFile(docs);
   const r = new ConfigPipeline({ configPaths: [file], credentialsDir: credentials, meshFile, workload: { labels: { istio: 'ingressgateway' } } }).build();
   return { snap: r.snapshot, diags: r.diagnostics };
 }
@@ -86,7 +86,7 @@ data: {tls.crt: ${b64(leaf.cert)}, tls.key: ${b64(leaf.key)}, ca.crt: ${b64(ca.c
   });
 
   it('a missing Secret, an empty key, a key that does not match: the server is not served (IST0161)', () => {
-    const mismatch = issueCert(ca, 'y.example.com', ['y.example.com']);
+    const mismatch = serverCert(ca, 'y.example.com');
     for (const [secret, msg] of [
       ['', /secret istio-system\/cred not found/],
       [`apiVersion: v1\nkind: Secret\nmetadata: {name: cred, namespace: istio-system}\nstringData: {tls.crt: "", tls.key: ""}\n`, /found keys "tls\.crt" and "tls\.key", but they were empty/],
@@ -229,7 +229,7 @@ describe('x-forwarded-client-cert mode', () => {
   it("defaults to Istio's gateway SANITIZE_SET; meshConfig.defaultConfig.gatewayTopology overrides it", () => {
     const cfg = `${gateway('{mode: SIMPLE, credentialName: cred}')}---\n${tlsSecretYaml('cred', 'istio-system', leaf)}`;
     expect(build(cfg).snap.listeners[0]!.filterChains[0]!.forwardClientCertDetails).toBe('SANITIZE_SET');
-    const mesh = writeConfig('defaultConfig:\n  gatewayTopology:\n    forwardClientCertDetails: APPEND_FORWARD\n').file;
+    const mesh = configFile('defaultConfig:\n  gatewayTopology:\n    forwardClientCertDetails: APPEND_FORWARD\n');
     expect(build(cfg, undefined, mesh).snap.listeners[0]!.filterChains[0]!.forwardClientCertDetails).toBe('APPEND_FORWARD');
   });
 });

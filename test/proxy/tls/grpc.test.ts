@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, issueCert, tlsSecretYaml } from '../../support/certs.js';
+import { createTestCa, serverCert, tlsSecretYaml } from '../../support/certs.js';
 import type { SluiceProcess } from '../../support/sluice-process.js';
 import { serviceEntry, startGateway } from './helpers.js';
 
@@ -29,7 +29,7 @@ let server: grpc.Server;
 let grpcPort = 0;
 let gw: SluiceProcess;
 const ca = createTestCa();
-const cert = issueCert(ca, 'grpc.example.com', ['grpc.example.com']);
+const cert = serverCert(ca, 'grpc.example.com');
 
 beforeAll(async () => {
   server = new grpc.Server();

@@ -1,23 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttp2Server, createSecureServer, type Http2Server, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { request as httpsRequest } from 'node:https';
 import { startSluice, type SluiceProcess } from '../../support/sluice-process.js';
+import { configFile } from '../../support/yaml.js';
 export { startHttpsEcho, startTcpEcho, startTlsEcho } from '../../support/tls-backends.js';
 
-/** A folder with config.yaml holding `docs`, for `sluice run -c`. */
-export function writeConfig(docs: string): { dir: string; file: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-tls-'));
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, docs);
-  return { dir, file };
-}
-
 export async function startGateway(docs: string, ports: number[], args: string[] = []): Promise<SluiceProcess & { configFile: string }> {
-  const { file } = writeConfig(docs);
+  const file = configFile(docs);
   const p = await startSluice({ config: [file], ports, args });
   return Object.assign(p, { configFile: file });
 }

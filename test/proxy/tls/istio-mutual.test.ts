@@ -3,7 +3,8 @@ import { ConfigPipeline } from '../../../src/config/pipeline.js';
 import { ProxyRuntime } from '../../../src/proxy/runtime.js';
 import { DnsResolver } from '../../../src/proxy/upstream/dns.js';
 import { createTestCa, issueCert } from '../../support/certs.js';
-import { httpsGet, startHttpsEcho, writeConfig } from './helpers.js';
+import { configFile } from '../../support/yaml.js';
+import { httpsGet, startHttpsEcho } from './helpers.js';
 
 // ISTIO_MUTUAL with a mesh CA handed in through CompileInput.meshCa (what `--mesh-ca-dir`
 // supplies once the mesh CA exists): the gateway serves its SPIFFE workload certificate,
@@ -22,7 +23,7 @@ let app: Awaited<ReturnType<typeof startHttpsEcho>>;
 
 beforeAll(async () => {
   app = await startHttpsEcho('app', appId.cert, appId.key, { ca: root.certPem, requestCert: true });
-  const { file } = writeConfig(`
+  const file = configFile(`
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: istio-system}

@@ -1,6 +1,6 @@
 import { connect as h2connect } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, issueCert, tlsSecretYaml } from '../../support/certs.js';
+import { createTestCa, issueCert, serverCert, tlsSecretYaml } from '../../support/certs.js';
 import type { SluiceProcess } from '../../support/sluice-process.js';
 import { sendRequest } from '../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../../support/echo-backend.js';
@@ -12,8 +12,8 @@ import { startGateway, startH2Echo, startHttpsEcho, type H2Echo } from './helper
 // HTTP2), h2UpgradePolicy UPGRADE, useClientProtocol, maxConcurrentStreams, http2MaxRequests.
 
 const ca = createTestCa('Upstream CA');
-const ext = issueCert(ca, 'ext.example.com', ['ext.example.com']);
-const h2cert = issueCert(ca, 'h2.example.com', ['h2.example.com']);
+const ext = serverCert(ca, 'ext.example.com');
+const h2cert = serverCert(ca, 'h2.example.com');
 const client = issueCert(ca, 'gateway-client', ['spiffe://cluster.local/ns/istio-system/sa/egress'], { client: true });
 
 let gw: SluiceProcess;

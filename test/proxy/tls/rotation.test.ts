@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, issueCert, tlsSecretYaml, writeCredential } from '../../support/certs.js';
+import { createTestCa, serverCert, tlsSecretYaml, writeCredential, type IssuedCert } from '../../support/certs.js';
 import { startEchoBackend, type EchoBackend } from '../../support/echo-backend.js';
 import type { SluiceProcess } from '../../support/sluice-process.js';
 import { eventually, serviceEntry, startGateway, tlsHandshake } from './helpers.js';
@@ -15,20 +15,19 @@ import { eventually, serviceEntry, startGateway, tlsHandshake } from './helpers.
 // handshake, while a connection opened before keeps working on the certificate it got.
 
 const ca = createTestCa('Rotation CA');
-const gen = (cn: string): ReturnType<typeof issueCert> => issueCert(ca, cn, [cn]);
 const fp = (pem: string): string => new X509Certificate(pem).fingerprint256;
 
 let echo: EchoBackend;
 let gw: SluiceProcess & { configFile: string };
 const creds = mkdtempSync(join(tmpdir(), 'sluice-rot-creds-'));
 const files = mkdtempSync(join(tmpdir(), 'sluice-rot-files-'));
-const secretV1 = gen('secret.example.com');
-const secretV2 = gen('secret.example.com');
-const dirV1 = gen('dir.example.com');
-const dirV2 = gen('dir.example.com');
-const fileV1 = gen('file.example.com');
-const fileV2 = gen('file.example.com');
-const late = gen('late.example.com');
+const secretV1 = serverCert(ca, 'secret.example.com');
+const secretV2 = serverCert(ca, 'secret.example.com');
+const dirV1 = serverCert(ca, 'dir.example.com');
+const dirV2 = serverCert(ca, 'dir.example.com');
+const fileV1 = serverCert(ca, 'file.example.com');
+const fileV2 = serverCert(ca, 'file.example.com');
+const late = serverCert(ca, 'late.example.com');
 
 /** Replaces a file in one step, as a Kubernetes secret volume or cert-manager would. */
 function replaceFile(path: string, text: string): void {
@@ -36,7 +35,7 @@ function replaceFile(path: string, text: string): void {
   renameSync(`${path}.tmp`, path);
 }
 
-function config(secret: ReturnType<typeof gen>, withLate: boolean): string {
+function config(secret: IssuedCert, withLate: boolean): string {
   return `
 apiVersion: networking.istio.io/v1
 kind: Gateway

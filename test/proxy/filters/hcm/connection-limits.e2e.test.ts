@@ -4,40 +4,14 @@
 
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoBackend, type EchoBackend } from '../../../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
+import { configFile, echoRouteYaml } from '../../../support/yaml.js';
 
 function config(backend: number, idle: string, maxDuration: string): string {
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http: [{route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${backend}}}]
----
+${echoRouteYaml(backend)}---
 apiVersion: networking.istio.io/v1beta1
 kind: EnvoyFilter
 metadata: {name: gateway-performance, namespace: istio-system}
@@ -96,11 +70,8 @@ let duration: SluiceProcess;
 
 beforeAll(async () => {
   echo = await startEchoBackend('echo');
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-hcm-'));
-  writeFileSync(join(dir, 'idle.yaml'), config(echo.port, '1s', '3600s'));
-  writeFileSync(join(dir, 'duration.yaml'), config(echo.port, '300s', '1s'));
-  idle = await startSluice({ config: [join(dir, 'idle.yaml')], ports: [80] });
-  duration = await startSluice({ config: [join(dir, 'duration.yaml')], ports: [80] });
+  idle = await startSluice({ config: [configFile(config(echo.port, '1s', '3600s'))], ports: [80] });
+  duration = await startSluice({ config: [configFile(config(echo.port, '300s', '1s'))], ports: [80] });
 });
 
 afterAll(async () => {

@@ -2,14 +2,12 @@
 // keys, tokens signed with every algorithm Istio supports, and an echo backend that shows
 // what reached it.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest, type CaseRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
 import { ALGORITHMS, makeKey, signToken, startJwksServer, type JwksServer, type SigningKey } from '../../../support/jwks-server.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
+import { configFile, echoRouteYaml } from '../../../support/yaml.js';
 
 const ISS = 'https://auth.example.com';
 const OTHER = 'https://other.example.com';
@@ -18,31 +16,7 @@ const SLOW = 'https://slow.example.com';
 
 function config(backend: number, jwks: JwksServer, slow: JwksServer): string {
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http: [{route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${backend}}}]
----
+${echoRouteYaml(backend)}---
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt-auth, namespace: istio-system}
@@ -121,9 +95,7 @@ beforeAll(async () => {
   jwks.publish(Object.values(keys));
   jwks.publish([otherKey], '/other.json');
   jwks.publish([flakyKey], '/flaky.json');
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-jwt-'));
-  writeFileSync(join(dir, 'config.yaml'), config(echo.port, jwks, slow));
-  sluice = await startSluice({ config: [join(dir, 'config.yaml')], ports: [80] });
+  sluice = await startSluice({ config: [configFile(config(echo.port, jwks, slow))], ports: [80] });
   port = sluice.port(80);
   await sluice.waitFor(/jwks: .*jwks\.json: 10 keys/);
 });

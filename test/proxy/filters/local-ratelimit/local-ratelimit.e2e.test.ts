@@ -3,13 +3,11 @@
 // headers, descriptors from route rate_limits, per-connection buckets, and the stats.
 
 import { Agent } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest, type CaseRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
+import { configFile, gatewayYaml, serviceEntryYaml } from '../../../support/yaml.js';
 
 const TS = 'type.googleapis.com/udpa.type.v1.TypedStruct';
 const LRL = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
@@ -30,12 +28,7 @@ function route(name: string, value: string): string {
 function config(backend: number): string {
   const names = ['shadow', 'custom', 'conn', 'desc'];
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["api.example.com"]}]
+${gatewayYaml(['api.example.com'])}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -47,15 +40,7 @@ spec:
 ${names.map((n) => `  - {name: ${n}, match: [{uri: {prefix: /${n}}}], route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}`).join('\n')}
   - {name: open, route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${backend}}}]
+${serviceEntryYaml('echo', backend)}
 ---
 apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter
@@ -82,9 +67,7 @@ const send = (r: CaseRequest) => sendRequest(port, { host: 'api.example.com', ..
 
 beforeAll(async () => {
   echo = await startEchoBackend('echo');
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-lrl-'));
-  writeFileSync(join(dir, 'config.yaml'), config(echo.port));
-  sluice = await startSluice({ config: [join(dir, 'config.yaml')], ports: [80] });
+  sluice = await startSluice({ config: [configFile(config(echo.port))], ports: [80] });
   port = sluice.port(80);
 });
 

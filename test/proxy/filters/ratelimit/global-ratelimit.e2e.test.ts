@@ -11,37 +11,14 @@ import { sendRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../../../support/echo-backend.js';
 import { startRedis, type RedisServer } from '../../../support/redis.js';
 import { runSluice, startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
+import { configFile, echoRouteYaml } from '../../../support/yaml.js';
 
 // A domain per run: counters of earlier runs in the same Redis never interfere.
 const DOMAIN = `sluice-test-${randomBytes(4).toString('hex')}`;
 
 function config(backend: number, failureModeDeny: boolean): string {
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http: [{route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${backend}}}]
----
+${echoRouteYaml(backend)}---
 # Istio's global rate limit task, unchanged but for the domain and timeout.
 apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter

@@ -5,14 +5,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest, type CaseRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
 import { freePort } from '../../../support/ports.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
+import { configFile, HTTP_AND_TCP_GATEWAY, serviceEntryYaml } from '../../../support/yaml.js';
 
 interface Seen { method: string; url: string; headers: IncomingMessage['headers'] }
 
@@ -34,14 +32,7 @@ async function startAuthz(): Promise<{ server: Server; port: number; seen: Seen[
 
 function config(backend: number, authz: number, tcpPort: number): string {
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}
-  - {port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"]}
+${HTTP_AND_TCP_GATEWAY}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -52,15 +43,7 @@ spec:
   http: [{route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
   tcp: [{match: [{port: 9000}], route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${backend}}}]
+${serviceEntryYaml('echo', backend)}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -130,10 +113,7 @@ beforeAll(async () => {
   authz = await startAuthz();
   httpPort = await freePort();
   tcpPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-authz-'));
-  writeFileSync(join(dir, 'config.yaml'), config(echo.port, authz.port, tcpPort));
-  writeFileSync(join(dir, 'mesh.yaml'), MESH(false));
-  sluice = await startSluice({ config: [join(dir, 'config.yaml')], args: ['--mesh', join(dir, 'mesh.yaml'), '--port-map', `80=${httpPort},9000=${tcpPort}`] });
+  sluice = await startSluice({ config: [configFile(config(echo.port, authz.port, tcpPort))], args: ['--mesh', configFile(MESH(false), 'mesh.yaml'), '--port-map', `80=${httpPort},9000=${tcpPort}`] });
 });
 
 afterAll(async () => {
@@ -217,10 +197,7 @@ describe('dry-run and AUDIT', () => {
 describe('CUSTOM with failOpen', () => {
   let open: SluiceProcess;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-authz-open-'));
-    writeFileSync(join(dir, 'config.yaml'), config(echo.port, authz.port, await freePort()));
-    writeFileSync(join(dir, 'mesh.yaml'), MESH(true));
-    open = await startSluice({ config: [join(dir, 'config.yaml')], ports: [80, 9000], args: ['--mesh', join(dir, 'mesh.yaml')] });
+    open = await startSluice({ config: [configFile(config(echo.port, authz.port, await freePort()))], ports: [80, 9000], args: ['--mesh', configFile(MESH(true), 'mesh.yaml')] });
   });
   afterAll(async () => { await open?.stop(); });
 

@@ -5,16 +5,10 @@ import { describe, expect, it } from 'vitest';
 import type { MeshConfig } from '../../../../src/api/types.js';
 import { AuthzView, denial } from '../../../../src/proxy/filters/rbac/engine.js';
 import { chainOf, compileYaml, fakeStream, type FakeRequest } from '../../../compile/security/helpers.js';
+import { HTTP_AND_TCP_GATEWAY } from '../../../support/yaml.js';
 
 const BASE = `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}
-  - {port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"]}
+${HTTP_AND_TCP_GATEWAY}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
