@@ -287,7 +287,9 @@ export class Reflector {
 function describeError(path: string, e: Error): string {
   const status = (e as KubeApiError).statusCode ?? (e as { statusCode?: number }).statusCode ?? null;
   // node-fetch's words for a stream cut off mid-way (API server restarted, connection reset).
-  const what = e.message === 'Premature close' ? 'the watch connection broke (premature close)' : e.message;
+  const what = e.message === 'Premature close'
+    ? 'the watch connection broke (premature close)'
+    : e.message.replace(/^request to \S+ failed, reason: /, 'cannot reach the API server: ');
   const text = what.startsWith('GET ') || what.startsWith('watch ') ? what : `${path}: ${what}`;
   if (status === 401) return `${text} (the credentials were refused: check the kubeconfig user or the pod's service account token)`;
   if (status === 403) return `${text} (RBAC: grant get, list and watch on this resource to the service account; see deploy/rbac.yaml)`;

@@ -82,6 +82,8 @@ export class KubernetesSource {
   #stopped = false;
   #lastChangeAt: string | null = null;
   #rediscover: NodeJS.Timeout | null = null;
+  readonly #failing = new Set<Collection>();
+  #outageStart: number | null = null;
 
   constructor(o: KubernetesSourceOptions) {
     this.#o = o;
@@ -188,14 +190,8 @@ export class KubernetesSource {
       replace: (items) => this.#replace(c, apiVersion, items),
       upsert: (obj) => { if (this.#upsert(c, apiVersion, obj)) this.#changed(); },
       remove: (obj) => { if (this.#remove(c, obj)) this.#changed(); },
-      failed: (error, retryInMs) => {
-        // The first failure of a streak, then every 10th: an API server down for an hour is not 10,000 lines.
-        if (c.failures++ % 10 === 0) log('warn', 'kubernetes', `${error}; retrying in ${(retryInMs / 1000).toFixed(1)}s (the last good config keeps serving)`);
-      },
-      recovered: () => {
-        log('info', 'kubernetes', `${path}: connected again${c.failures > 1 ? ` after ${c.failures} failed attempts` : ''}`);
-        c.failures = 0;
-      },
+      failed: (error, retryInMs) => this.#failed(c, error, retryInMs),
+      recovered: () => this.#recovered(c),
     }, {
       backoff: this.#o.backoff,
       fieldSelector: rt.fieldSelector,
@@ -203,6 +199,30 @@ export class KubernetesSource {
     });
     this.#collections.push(c);
     c.reflector.start();
+  }
+
+  /**
+   * Logs a failing watch. An API server that goes away breaks every watch at once: the first
+   * one is logged, the others only at debug level (/config_status lists each), and a watch that
+   * keeps failing is logged on its first and then every 10th attempt.
+   */
+  #failed(c: Collection, error: string, retryInMs: number): void {
+    const others = this.#failing.size;
+    this.#failing.add(c);
+    if (c.failures === 0) this.#outageStart ??= Date.now();
+    const first = c.failures++ === 0;
+    const level = (first && others === 0) || c.failures % 10 === 0 ? 'warn' : 'debug';
+    log(level, 'kubernetes', `${error}; retrying in ${(retryInMs / 1000).toFixed(1)}s (the last good config keeps serving${others > 0 ? `; ${others} other watch${others === 1 ? '' : 'es'} failing too` : ''})`);
+  }
+
+  #recovered(c: Collection): void {
+    this.#failing.delete(c);
+    log('debug', 'kubernetes', `${c.reflector.path}: connected again after ${c.failures} failed attempt${c.failures === 1 ? '' : 's'}`);
+    c.failures = 0;
+    if (this.#failing.size === 0 && this.#outageStart !== null) {
+      log('info', 'kubernetes', `every watch is connected again (${((Date.now() - this.#outageStart) / 1000).toFixed(1)}s after the first failure)`);
+      this.#outageStart = null;
+    }
   }
 
   #scheduleRediscovery(): void {
