@@ -3,7 +3,9 @@
 // seed's Part 1 objects, Services + Endpoints pointing at echo backends on 127.0.0.1, and the
 // TLS Secret. Changes go through the fake's watch streams; requests go through real sockets.
 
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -156,6 +158,25 @@ spec:
     toWeb.spec.http[0]!.route[0]!.destination = { host: 'web-service', port: { number: 80 } };
     fake.apply(toWeb);
     await nextVersion(v);
+    expect(backendOf(await https('/api/v1/users'))).toBe('web-service');
+  });
+
+  it('a rotated TLS Secret is served on new handshakes without a restart (as SDS)', async () => {
+    const peerSerial = (): Promise<string> => new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: sluice.port(443), servername: 'api.example.com', ca: ca.certPem }, () => {
+        resolve(socket.getPeerCertificate().serialNumber);
+        socket.destroy();
+      });
+      socket.on('error', reject);
+    });
+    const before = await peerSerial();
+    const v = (await status()).version;
+    const rotated = issueCert(ca, 'api.example.com', ['api.example.com', 'app.example.com']);
+    fake.applyYaml(tlsSecretYaml('example-tls-secret', 'istio-system', { cert: rotated.cert, key: rotated.key }));
+    await nextVersion(v);
+    const after = await peerSerial();
+    expect(after).not.toBe(before);
+    expect(after).toBe(new X509Certificate(rotated.cert).serialNumber);
     expect(backendOf(await https('/api/v1/users'))).toBe('web-service');
   });
 
