@@ -11,6 +11,8 @@ export interface ConfigStatus {
   diagnostics: Diagnostic[];
   heldBack: string[];
   lastReloadError: string | null;
+  /** Where the config comes from (files, or the Kubernetes API and the health of its watches). */
+  source?: { type: 'files' | 'kubernetes'; healthy: boolean; [detail: string]: unknown };
   /** With --concurrency N: each worker's process id and the config version it serves. */
   workers?: { pid: number; version: number }[];
 }

@@ -11,6 +11,8 @@ import { parseDurationMs } from '../compile/duration.js';
 import { referencedPaths } from '../config/credentials.js';
 import { ConfigPipeline } from '../config/pipeline.js';
 import { ConfigWatcher } from '../config/watch.js';
+import { sourceFlagsError } from '../config/kubernetes/flags.js';
+import type { KubernetesSource } from '../config/kubernetes/index.js';
 import { readMeshConfigFile } from '../config/mesh.js';
 import type { MeshIdentity } from '../security/mesh-identity.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
@@ -50,12 +52,15 @@ export interface RunFlags {
   ratelimitRedis?: string;
   listenerFiltersTimeout?: string;
   requestHeadersTimeout: string;
+  source?: string;
+  kubeconfig?: string;
+  watchNamespace?: string[];
 }
 
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('serve Istio config from files: the gateway (or sidecar) data plane')
+    .description('serve Istio config from files or the Kubernetes API: the gateway (or sidecar) data plane')
     .option('-c, --config <path>', 'YAML file or folder (repeatable; folders recursively, multi-document)', collect)
     .option('--mode <mode>', 'gateway | sidecar', 'gateway')
     .option('--labels <k=v,...>', "this workload's labels (Gateway selectors match them)", 'istio=ingressgateway')
@@ -84,6 +89,9 @@ export function registerRun(program: Command): void {
     .option('--ratelimit-redis <url>', 'global rate limits: Redis shared by replicas, e.g. redis://127.0.0.1:6379 (default: counters in this process)')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
     .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
+    .option('--source <source>', 'where config comes from: files (the -c paths) | kubernetes (watch the API server: Istio CRDs, Services, Endpoints/EndpointSlices, Secrets of --namespace)', 'files')
+    .option('--kubeconfig <file>', '--source kubernetes: kubeconfig file (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)')
+    .option('--watch-namespace <ns>', '--source kubernetes: read objects of this namespace only (repeatable; default all namespaces)', collect)
     .action(async (flags: RunFlags) => {
       process.exitCode = await run(flags);
     });
@@ -173,6 +181,8 @@ export async function run(flags: RunFlags): Promise<number> {
     if (lft === null || lft <= 0) throw new Error(`--listener-filters-timeout ${flags.listenerFiltersTimeout}: expected a duration such as 15s or 500ms`);
     listenerFiltersTimeoutMs = lft;
     concurrency = parseConcurrency(flags.concurrency);
+    const sourceError = sourceFlagsError({ ...flags, concurrency });
+    if (sourceError !== null) throw new Error(sourceError);
   } catch (e) {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
     return 2;
@@ -182,7 +192,19 @@ export async function run(flags: RunFlags): Promise<number> {
     process.stderr.write(`sluice run: ${rateLimitError}\n`);
     return 2;
   }
-  const configPaths = flags.config ?? ['./'];
+  const configPaths = flags.source === 'kubernetes' ? [] : flags.config ?? ['./'];
+  // --source kubernetes: every object listed before the first build (the gateway is not ready before).
+  let kube: KubernetesSource | null = null;
+  if (flags.source === 'kubernetes') {
+    try {
+      const { createKubernetesSource } = await import('../config/kubernetes/index.js');
+      kube = createKubernetesSource({ kubeconfig: flags.kubeconfig, namespaces: flags.watchNamespace ?? [], gatewayNamespace: flags.namespace });
+    } catch (e) {
+      process.stderr.write(`sluice run: ${(e as Error).message}\n`);
+      return 2;
+    }
+    await kube.start();
+  }
   // The mesh identity (ISTIO_MUTUAL): issued before the first compile, renewed in the background.
   let identity: MeshIdentity | null = null;
   if (flags.meshCaDir !== undefined) {
@@ -204,6 +226,7 @@ export async function run(flags: RunFlags): Promise<number> {
     meshFile: flags.mesh,
     credentialsDir: flags.credentials,
     workload: { mode: flags.mode as 'gateway' | 'sidecar', labels, namespace: flags.namespace, serviceAccount: flags.serviceAccount, portMap, listenHost: flags.listenHost, sidecarPorts },
+    ...(kube !== null ? { source: kube } : {}),
     ...(identity !== null ? { meshCa: () => identity!.material() } : {}),
     // A worker (--concurrency) that replaces another one joins at the version the others serve.
     ...(cluster.isWorker ? { firstVersion: Number(process.env.SLUICE_CONFIG_VERSION ?? '1') } : {}),
@@ -215,7 +238,8 @@ export async function run(flags: RunFlags): Promise<number> {
     first = pipeline.build();
   }
   if (cluster.isWorker && hasErrors(first.diagnostics)) return workerFailed(first.diagnostics.filter((d) => d.level === 'error').map(formatDiagnostic));
-  if (hasErrors(first.diagnostics)) {
+  // A cluster object that is invalid does not keep the gateway from serving the valid ones (as Istio).
+  if (hasErrors(first.diagnostics) && kube === null) {
     printDiagnostics(first.diagnostics, 'warning');
     const n = first.diagnostics.filter((d) => d.level === 'error').length;
     process.stderr.write(`sluice run: the configuration has ${n} error${n === 1 ? '' : 's'}; not starting\n`);
@@ -264,6 +288,7 @@ export async function run(flags: RunFlags): Promise<number> {
     stopping = true;
     log('info', 'main', `${signal}: draining (up to ${flags.drainTimeout}s)`);
     watcher.stop();
+    kube?.stop();
     identity?.stop();
     admin.close();
     await runtime.drain(Number(flags.drainTimeout) * 1000);
@@ -273,7 +298,8 @@ export async function run(flags: RunFlags): Promise<number> {
 
   let admin: Awaited<ReturnType<typeof startAdmin>>;
   try {
-    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => status, onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))], ...lazyCertsRoutes(runtime, identity)]) });
+    const source = (): ConfigStatus['source'] => kube?.status() ?? { type: 'files', healthy: true, paths: configPaths };
+    admin = await startAdmin(flags.adminHost, adminPort, { runtime, status: () => ({ ...status, source: source() }), onQuit: () => void stop('quitquitquit'), startedAt: new Date(), routes: new Map([['/debug/trace', debugTraceHandler(() => ({ snapshot: runtime.snapshot, store: servingStore }))], ...lazyCertsRoutes(runtime, identity)]) });
   } catch (e) {
     process.stderr.write(`sluice run: admin API cannot bind ${flags.adminHost}:${adminPort}: ${(e as Error).message}\n`);
     runtime.listeners.closeAll();
@@ -313,6 +339,7 @@ export async function run(flags: RunFlags): Promise<number> {
   const fixedExtra = [flags.credentials, flags.mesh].filter((x): x is string => x !== undefined);
   const watcher = new ConfigWatcher(configPaths, () => [...fixedExtra, ...referencedPaths(latestStore)], reload);
   watcher.start();
+  kube?.subscribe(reload);
 
   // Last line of defence: a bug reached by one request must not take every other one down.
   process.on('uncaughtException', (e) => log('error', 'main', `uncaught exception (serving continues): ${e.stack ?? String(e)}`));

@@ -37,7 +37,8 @@ export function formatPath(path: readonly (string | number)[]): string {
 
 /** `file:line:col: level CODE resource path: message (fix)` — one line per diagnostic. */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.file !== undefined ? `${d.file}:${d.line ?? 0}:${d.col ?? 0}: ` : '';
+  // An API object (kubernetes://Kind/ns/name) has no lines: its address and the field path say where.
+  const where = d.file === undefined ? '' : d.line === 0 && d.file.startsWith('kubernetes://') ? `${d.file}: ` : `${d.file}:${d.line ?? 0}:${d.col ?? 0}: `;
   const what = [d.resource, d.path].filter((x) => x !== undefined && x !== '').join(' ');
   const fix = d.fix !== undefined ? `\n    fix: ${d.fix}` : '';
   return `${where}${d.level} ${d.code}${what !== '' ? ` ${what}` : ''}: ${d.message}${fix}`;

@@ -4,12 +4,19 @@ import type { CompileInput } from '../compile/context.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import type { Diagnostic } from './diagnostic.js';
 import { readCredentialsDir, readReferencedFiles } from './credentials.js';
-import { ConfigLoader } from './loader.js';
+import { ConfigLoader, type LoadResult } from './loader.js';
 import { effectiveMeshConfig, readMeshConfigFile } from './mesh.js';
 import type { ConfigStore } from './store.js';
 
+/** Where validated resources come from: the config files (ConfigLoader) or the Kubernetes API. */
+export interface ConfigSource {
+  load(): LoadResult;
+}
+
 export interface PipelineOptions {
   configPaths: readonly string[];
+  /** Another source than the files of `configPaths` (`sluice run --source kubernetes`). */
+  source?: ConfigSource;
   meshFile?: string | undefined;
   credentialsDir?: string | undefined;
   workload: WorkloadOptions;
@@ -35,12 +42,12 @@ export interface BuildResult {
  */
 export class ConfigPipeline {
   readonly options: PipelineOptions;
-  readonly #loader: ConfigLoader;
+  readonly #loader: ConfigSource;
   #version = 0;
 
   constructor(o: PipelineOptions) {
     this.options = o;
-    this.#loader = new ConfigLoader(o.configPaths);
+    this.#loader = o.source ?? new ConfigLoader(o.configPaths);
     this.#version = (o.firstVersion ?? 1) - 1;
   }
 
