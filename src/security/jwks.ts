@@ -9,7 +9,8 @@ import { request as httpGet, type RequestOptions } from 'node:http';
 import { request as httpsGet } from 'node:https';
 import { lookup as systemLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import { createLocalJWKSet, type JSONWebKeySet, type LocalJWKSet } from 'jose';
+import type { JSONWebKeySet, LocalJWKSet } from 'jose';
+import { joseModule } from '../util/lazy-module.js';
 import { log } from '../util/log.js';
 
 /** Istio's default refresh interval for remote keys (PILOT_JWT_PUB_KEY_REFRESH_INTERVAL). */
@@ -80,7 +81,7 @@ export function fetchText(uri: string, timeoutMs: number): Promise<string> {
 export function parseJwks(text: string): { set: LocalJWKSet; count: number; kids: string[] } {
   const doc = JSON.parse(text) as Record<string, unknown>;
   const jwks: JSONWebKeySet = Array.isArray(doc.keys) ? (doc as unknown as JSONWebKeySet) : typeof doc.kty === 'string' ? { keys: [doc as never] } : (() => { throw new Error('not a JSON Web Key Set (no "keys")'); })();
-  return { set: createLocalJWKSet(jwks), count: jwks.keys.length, kids: jwks.keys.map((k) => (typeof k.kid === 'string' ? k.kid : '')).filter((k) => k !== '') };
+  return { set: joseModule().createLocalJWKSet(jwks), count: jwks.keys.length, kids: jwks.keys.map((k) => (typeof k.kid === 'string' ? k.kid : '')).filter((k) => k !== '') };
 }
 
 export type JwksState = 'ready' | 'pending' | 'failed';

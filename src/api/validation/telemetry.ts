@@ -3,7 +3,7 @@
 // custom tags. Sluice also parses the CEL in access-log filters and tag values: Envoy would
 // reject an expression that does not parse, so we refuse it at load time.
 
-import { parse as parseCel } from '@marcbachmann/cel-js';
+import { celModule } from '../../util/lazy-module.js';
 import type { TelemetrySpec } from '../types.js';
 import type { KindValidator, Path, ValidationContext } from './context.js';
 import { checkOneSelectorKind, selectorFields } from './common.js';
@@ -22,7 +22,7 @@ const modeSchema = enumOf(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER']);
 /** Checks that a CEL expression parses; reports at `path`. */
 function checkCel(expr: string, path: Path, ctx: ValidationContext, what: string): void {
   try {
-    parseCel(expr);
+    celModule().parse(expr);
   } catch (e) {
     const first = String((e as Error).message).split('\n')[0];
     ctx.error(path, `${what} ${JSON.stringify(expr)} is not a valid CEL expression: ${first}`, 'write a CEL expression over Envoy attributes, e.g. response.code >= 400 or request.headers[\'x-user\']', CODE_BAD_CEL);

@@ -10,7 +10,8 @@
 //
 // Integers are BigInt (CEL int), as the evaluator expects for fields declared `int`.
 
-import { Duration } from '@marcbachmann/cel-js/evaluator';
+import type { Duration } from '@marcbachmann/cel-js/evaluator';
+import { celEvaluatorModule } from '../../util/lazy-module.js';
 import { eqLower, type HeaderList } from '../../proxy/http/headers.js';
 import { HttpStream } from '../../proxy/http/stream.js';
 import type { DownstreamConnection } from '../../proxy/http/stream.js';
@@ -88,7 +89,7 @@ export class RequestAttributes {
   get time(): Date { return new Date(this.#s.startWall); }
   get id(): string | undefined { return empty(this.#s.requestId); }
   get protocol(): string { return this.#s.protocol; }
-  get duration(): Duration { return Duration.fromMilliseconds(performance.now() - this.#s.startMs); }
+  get duration(): Duration { return celEvaluatorModule().Duration.fromMilliseconds(performance.now() - this.#s.startMs); }
   get size(): bigint { return BigInt(this.#s.bytesReceived); }
   get total_size(): bigint { return BigInt(this.#s.bytesReceived); }
   get query(): string {

@@ -2,12 +2,15 @@
 // environment of Envoy's attributes. Type checking at compile time catches what Envoy would
 // only find per request (`response.cod`, `response.code >= "4"`): the caller reports it.
 
-import { Environment } from '@marcbachmann/cel-js';
+import type { Environment } from '@marcbachmann/cel-js';
+import { celModule } from '../../util/lazy-module.js';
 import {
   Attributes, AuthAttributes, ConnectionAttributes, PeerAttributes, RequestAttributes, ResponseAttributes, UpstreamAttributes, XdsAttributes,
 } from './attributes.js';
 
-const env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
+// Built on the first expression: the CEL module is loaded only when a config has one.
+let env: Environment | null = null;
+const celEnvironment = (): Environment => (env ??= new (celModule().Environment)({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
   .registerType('envoy.RequestAuth', { ctor: AuthAttributes, fields: { principal: 'string', claims: 'map<string, dyn>', audiences: 'list<string>', presenter: 'string' } })
   .registerType('envoy.Request', {
     ctor: RequestAttributes,
@@ -34,7 +37,7 @@ const env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggrega
   .registerVariable('source', 'envoy.Peer')
   .registerVariable('destination', 'envoy.Peer')
   .registerVariable('upstream', 'envoy.Upstream')
-  .registerVariable('xds', 'envoy.Xds');
+  .registerVariable('xds', 'envoy.Xds'));
 
 /** A compiled expression. `evaluate` never throws: an evaluation error is returned as `ERROR`. */
 export interface CelProgram {
@@ -51,9 +54,9 @@ export type CelCompileResult = { ok: true; program: CelProgram } | { ok: false; 
 
 /** Parses and type-checks `expression` over Envoy's attributes. */
 export function compileCel(expression: string): CelCompileResult {
-  let parsed: ReturnType<typeof env.parse>;
+  let parsed: ReturnType<Environment['parse']>;
   try {
-    parsed = env.parse(expression);
+    parsed = celEnvironment().parse(expression);
   } catch (e) {
     return { ok: false, error: firstLine(e) };
   }

@@ -1,4 +1,5 @@
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
+import { joseModule } from '../../../util/lazy-module.js';
 import { isLogEnabled, log } from '../../../util/log.js';
 import { continueFilters } from '../../http/connection-manager.js';
 import { FilterStatus, type HttpFilter } from '../../http/filter.js';
@@ -133,14 +134,14 @@ export function precheck(c: JwtAuthnConfig, t: FoundToken): { status: JwtStatusT
   if (parts.length !== 3) return { status: JwtStatus.BadFormat };
   let header: { alg?: unknown; kid?: unknown };
   try {
-    header = decodeProtectedHeader(t.token);
+    header = joseModule().decodeProtectedHeader(t.token);
   } catch {
     return { status: JwtStatus.HeaderBadBase64 };
   }
   if (typeof header.alg !== 'string' || !ALGORITHM_SET.has(header.alg)) return { status: JwtStatus.HeaderBadAlg };
   let payload: JWTPayload;
   try {
-    payload = decodeJwt(t.token);
+    payload = joseModule().decodeJwt(t.token);
   } catch {
     return { status: JwtStatus.PayloadBadJson };
   }
@@ -161,14 +162,15 @@ export async function verifySignature(token: string, p: JwtProvider, skew: numbe
   const keys = p.keys.keys!;
   const opts = { algorithms: ALGORITHMS, clockTolerance: skew };
   try {
-    await jwtVerify(token, keys, opts);
+    await joseModule().jwtVerify(token, keys, opts);
     return null;
   } catch (e) {
+    const { errors } = joseModule();
     if (e instanceof errors.JWKSMultipleMatchingKeys) {
       // No kid and several candidate keys: try each, as Envoy does.
       for await (const k of e as unknown as AsyncIterable<CryptoKey>) {
         try {
-          await jwtVerify(token, k, opts);
+          await joseModule().jwtVerify(token, k, opts);
           return null;
         } catch { /* next key */ }
       }
