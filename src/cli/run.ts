@@ -20,7 +20,7 @@ import { MemoryBackend, RateLimitService, readRateLimitConfigFile, RedisBackend,
 import { DnsResolver, parseResolveFlag } from '../proxy/upstream/dns.js';
 import type { AccessLogTarget } from '../telemetry/access-log.js';
 import { log, setLogLevel, type LogLevel } from '../util/log.js';
-import { capYoungGeneration } from '../util/young-generation.js';
+import { capYoungGeneration, youngGenerationServing } from '../util/young-generation.js';
 import { collect, parseLabels, parsePort, parsePortMap } from './flags.js';
 
 export interface RunFlags {
@@ -270,6 +270,7 @@ export async function run(flags: RunFlags): Promise<number> {
   const bindErrors = await runtime.apply(first.snapshot);
   if (cluster.isWorker) {
     if (bindErrors.length > 0) { runtime.listeners.closeAll(); return workerFailed(bindErrors); }
+    youngGenerationServing();
     return serveAsWorker(runtime, pipeline, first.snapshot.version, identity);
   }
   if (bindErrors.length > 0) {
@@ -353,5 +354,6 @@ export async function run(flags: RunFlags): Promise<number> {
     ...[...sidecarBound].map(([name, port]) => `${name}→${flags.listenHost}:${port}`),
   ].join(', ');
   log('info', 'main', `sluice ready: config version ${first.snapshot.version}, listeners [${summary || 'none'}], admin http://${flags.adminHost}:${adminPort}`);
+  youngGenerationServing();
   return new Promise<number>(() => {}); // runs until a signal
 }
