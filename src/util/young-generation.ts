@@ -13,14 +13,16 @@ import v8 from 'node:v8';
 // compiling the config would grow it to the cap and leave it there, idle: ~6 MiB of RSS) and
 // whenever scavenges are rare (an idle or lightly loaded gateway: 1000 keep-alive connections
 // opening over a second do not need a large young generation). It grows only under sustained
-// allocation — scavenges closer than GROW_INTERVAL_MS, which at 1 MiB is > 50 MB/s, the rate of
-// a busy proxy — where the larger young generation saves scavenges (bench: −15% req/s at 1 MiB).
+// allocation — SUSTAINED_GCS scavenges in a row closer than GROW_INTERVAL_MS, which at 1 MiB is
+// > 50 MB/s for 0.2 s, the rate of a busy proxy — where the larger young generation saves scavenges (bench: −15% req/s at 1 MiB).
 // V8 shrinks it again by itself at a GC with a low allocation rate.
 
 /** Semi-space cap: the young generation stays at about 2 x this. */
 const SEMI_SPACE_CAP_BYTES = 4 * 1024 * 1024;
 /** Scavenges at least this close together mean sustained allocation: growing pays. */
 const GROW_INTERVAL_MS = 20;
+/** ... this many in a row (~0.2 s): a burst, such as 1000 clients connecting at once, is not a load. */
+const SUSTAINED_GCS = 10;
 
 let observer: PerformanceObserver | null = null;
 /** performance.now() when serving started; GCs before it (start-up) never grow the young generation. */
@@ -38,17 +40,17 @@ export function capYoungGeneration(): void {
   if (flags.some((f) => f.includes('semi-space') || f.includes('semi_space'))) return;
   const cap = 2 * SEMI_SPACE_CAP_BYTES;
   let growing = false;
-  let lastScavenge = -Infinity;
+  let lastGc = -Infinity;
+  let closeGcs = 0;
   v8.setFlagsFromString('--semi-space-growth-factor=1');
   const check = (list: { getEntries(): PerformanceEntry[] }): void => {
     // Entries arrive in batches after the fact; their start times tell how close the GCs were.
-    let busy = false;
     for (const e of list.getEntries()) {
       if (e.startTime < servingSince) continue;
-      if (e.startTime - lastScavenge < GROW_INTERVAL_MS) busy = true;
-      lastScavenge = e.startTime;
+      closeGcs = e.startTime - lastGc < GROW_INTERVAL_MS ? closeGcs + 1 : 0;
+      lastGc = e.startTime;
     }
-    const grow = busy && newSpaceBytes() < cap;
+    const grow = closeGcs >= SUSTAINED_GCS && newSpaceBytes() < cap;
     if (grow === growing) return;
     growing = grow;
     v8.setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
