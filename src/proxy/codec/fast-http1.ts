@@ -124,7 +124,7 @@ class FastConnection {
   readonly codec: FastHttp1Codec;
   readonly socket: Socket;
   readonly conn: DownstreamConnection;
-  readonly parser: LlhttpParser;
+  readonly parser: ConnParser;
   readonly out: WriteBatch;
   /** The request whose head is parsed and whose body is being read. */
   reading: FastStream | null = null;
@@ -158,32 +158,36 @@ class FastConnection {
     const now = Date.now();
     this.headStart = now; // node:http also times out a connection that never sends a head
     this.idleSince = now;
-    const p = parserPool.pop() ?? new HTTPParser();
+    const p = parserPool.pop() ?? (new HTTPParser() as ConnParser);
     p.initialize(HTTPParser.REQUEST, {}, MAX_REQUEST_HEADER_BYTES, 0);
-    p[kOnMessageBegin] = this.#onMessageBegin;
-    p[kOnHeaders] = this.#onHeaders;
-    p[kOnHeadersComplete] = this.#onHeadersComplete;
-    p[kOnBody] = this.#onBody;
-    p[kOnMessageComplete] = this.#onMessageComplete;
-    p[kOnExecute] = this.#onExecute;
+    // Callbacks shared by all connections (llhttp calls them on the parser, events on the
+    // socket): no closures per connection.
+    p.conn = this;
+    p[kOnMessageBegin] = parserOnMessageBegin;
+    p[kOnHeaders] = parserOnHeaders;
+    p[kOnHeadersComplete] = parserOnHeadersComplete;
+    p[kOnBody] = parserOnBody;
+    p[kOnMessageComplete] = parserOnMessageComplete;
+    p[kOnExecute] = parserOnExecute;
     this.parser = p;
+    (socket as ConnSocket)[kConn] = this;
     socket.on('error', noop);
-    socket.on('close', this.#onClose);
-    socket.on('drain', this.#onDrain);
+    socket.on('close', socketOnClose);
+    socket.on('drain', socketOnDrain);
     const pol = conn.chain.policies;
     this.idleTimeoutMs = pol !== undefined && pol.idleTimeoutMs !== DEFAULT_LISTENER_POLICIES.idleTimeoutMs ? pol.idleTimeoutMs : codec.idleTimeoutMs;
     if (pol !== undefined && pol.maxConnectionDurationMs > 0) {
-      this.#durationTimer = setTimeout(this.#onDurationElapsed, pol.maxConnectionDurationMs);
+      this.#durationTimer = setTimeout(durationElapsed, pol.maxConnectionDurationMs, this);
       this.#durationTimer.unref();
     }
   }
 
   /** Envoy's max_connection_duration: drain — an idle connection closes now, a busy one after its response. */
-  readonly #onDurationElapsed = (): void => {
+  onDurationElapsed(): void {
     this.#durationTimer = null;
     this.durationElapsed = true;
     if (this.idle) this.socket.end();
-  };
+  }
 
   start(): void {
     const socket = this.socket;
@@ -197,23 +201,23 @@ class FastConnection {
       this.consumed = true;
       this.parser.consume(handle as unknown as object);
       // The readable side must stay flowing so that EOF still reaches 'end'/'close'.
-      socket.on('data', this.#onData);
-      if (first !== null) this.#onExecute(this.parser.execute(first), first);
+      socket.on('data', socketOnData);
+      if (first !== null) this.onExecute(this.parser.execute(first), first);
       if (!this.dead && this.upgradePending === null && !handle.reading) { handle.reading = true; handle.readStart(); }
     } else {
-      socket.on('data', this.#onData);
-      if (first !== null) this.#onData(first);
+      socket.on('data', socketOnData);
+      if (first !== null) this.onData(first);
     }
   }
 
   // ---------------------------------------------------------------- parser callbacks
 
-  readonly #onMessageBegin = (): number => {
+  onMessageBegin(): number {
     this.headStart = Date.now();
     return 0;
-  };
+  }
 
-  readonly #onHeaders = (headers: string[], url: string): void => {
+  onHeaders(headers: string[], url: string): void {
     const r = this.reading;
     if (r !== null) {
       // After headers-complete: chunked trailers.
@@ -223,9 +227,9 @@ class FastConnection {
     if (this.partHeaders === null) this.partHeaders = headers;
     else if (this.partHeaders.length <= 2 * MAX_REQUEST_HEADERS) this.partHeaders.push(...headers);
     this.partUrl += url;
-  };
+  }
 
-  readonly #onHeadersComplete = (major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, _status: number, _msg: string, upgrade: boolean, keepAlive: boolean): number => {
+  onHeadersComplete(major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, _status: number, _msg: string, upgrade: boolean, keepAlive: boolean): number {
     this.headStart = 0;
     let h = headers;
     if (h === undefined) {
@@ -275,23 +279,23 @@ class FastConnection {
     if (!keepAlive) this.closing = true;
     this.#enqueue(fs);
     return 0;
-  };
+  }
 
-  readonly #onBody = (chunk: Buffer): void => {
+  onBody(chunk: Buffer): void {
     const r = this.reading;
     if (r !== null) r.onData(chunk);
-  };
+  }
 
-  readonly #onMessageComplete = (): void => {
+  onMessageComplete(): void {
     const r = this.reading;
     if (r === null) return;
     this.reading = null;
     if (r.upgrade) return;
     r.onEnd(r.trailers);
-  };
+  }
 
   /** After each parsed read (consumed mode) or chunk: errors and upgrades. */
-  readonly #onExecute = (ret: number | (Error & { code?: string }), chunk?: Buffer): void => {
+  onExecute(ret: number | (Error & { code?: string }), chunk?: Buffer): void {
     if (typeof ret !== 'number') { this.#parseError(ret); return; }
     const up = this.upgradePending;
     if (up === null) return;
@@ -301,18 +305,18 @@ class FastConnection {
     up.upgradeHead = ret < data.length ? data.subarray(ret) : EMPTY;
     this.closing = true;
     this.#enqueue(up);
-  };
+  }
 
-  readonly #onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     if (this.consumed || this.dead) return;
-    this.#onExecute(this.parser.execute(chunk), chunk);
-  };
+    this.onExecute(this.parser.execute(chunk), chunk);
+  }
 
   /** Stops reading requests from this connection (upgrade, error, close). */
   #detach(): void {
     if (this.dead) return;
     this.dead = true;
-    this.socket.removeListener('data', this.#onData);
+    this.socket.removeListener('data', socketOnData);
     if (this.consumed) {
       this.consumed = false;
       this.parser.unconsume();
@@ -367,13 +371,13 @@ class FastConnection {
     onRequestHeaders(s, this.conn.proxy.snapshot);
   }
 
-  readonly #dispatchNext = (): void => {
+  dispatchNext(): void {
     this.#dispatchScheduled = false;
     if (this.active !== null || this.queue.length === 0 || this.socket.destroyed) return;
     const next = this.queue.shift()!;
     if (this.queue.length < MAX_QUEUED / 2) this.resume(Pause.Queue);
     this.#dispatch(next);
-  };
+  }
 
   /** The active stream's response is complete on the wire. */
   responseDone(fs: FastStream): void {
@@ -395,7 +399,7 @@ class FastConnection {
     if (this.queue.length > 0 && !this.#dispatchScheduled) {
       // Not from inside this response's call stack: pipelined local replies would recurse.
       this.#dispatchScheduled = true;
-      queueMicrotask(this.#dispatchNext);
+      queueMicrotask(() => this.dispatchNext());
     }
   }
 
@@ -423,14 +427,14 @@ class FastConnection {
     return this.active === null && this.queue.length === 0 && this.reading === null && this.headStart === 0;
   }
 
-  readonly #onDrain = (): void => {
+  onDrain(): void {
     const a = this.active;
     if (a === null) return;
     const d = a.s.onDrain;
     if (d !== null) d();
-  };
+  }
 
-  readonly #onClose = (): void => {
+  onClose(): void {
     this.codec.connectionClosed(this);
     if (this.#durationTimer !== null) { clearTimeout(this.#durationTimer); this.#durationTimer = null; }
     this.dead = true;
@@ -449,7 +453,7 @@ class FastConnection {
     // The parser is released here, never inside its own callbacks.
     releaseParser(this.parser, this.consumed);
     this.consumed = false;
-  };
+  }
 
   /** Slowloris: the request head did not arrive in time (node:http's headersTimeout, 408). */
   headersTimedOut(): void {
@@ -461,11 +465,29 @@ class FastConnection {
 
 const EMPTY = Buffer.alloc(0);
 
+type ConnParser = LlhttpParser & { conn: FastConnection | null };
+const kConn = Symbol('sluice.fastConnection');
+type ConnSocket = Socket & { [kConn]: FastConnection };
+
+function parserOnMessageBegin(this: ConnParser): number { return this.conn!.onMessageBegin(); }
+function parserOnHeaders(this: ConnParser, headers: string[], url: string): void { this.conn!.onHeaders(headers, url); }
+function parserOnHeadersComplete(this: ConnParser, major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, status: number, msg: string, upgrade: boolean, keepAlive: boolean): number {
+  return this.conn!.onHeadersComplete(major, minor, headers, method, url, status, msg, upgrade, keepAlive);
+}
+function parserOnBody(this: ConnParser, chunk: Buffer): void { this.conn!.onBody(chunk); }
+function parserOnMessageComplete(this: ConnParser): void { this.conn!.onMessageComplete(); }
+function parserOnExecute(this: ConnParser, ret: number | (Error & { code?: string })): void { this.conn!.onExecute(ret); }
+function socketOnData(this: ConnSocket, chunk: Buffer): void { this[kConn].onData(chunk); }
+function socketOnDrain(this: ConnSocket): void { this[kConn].onDrain(); }
+function socketOnClose(this: ConnSocket): void { this[kConn].onClose(); }
+function durationElapsed(c: FastConnection): void { c.onDurationElapsed(); }
+
 // Parsers are reused across connections, as node:http does (its FreeList holds 1000).
-const parserPool: LlhttpParser[] = [];
+const parserPool: ConnParser[] = [];
 const PARSER_POOL_MAX = 1000;
-function releaseParser(p: LlhttpParser, consumed: boolean): void {
+function releaseParser(p: ConnParser, consumed: boolean): void {
   if (consumed) p.unconsume();
+  p.conn = null;
   p.remove();
   p[kOnMessageBegin] = null;
   p[kOnHeaders] = null;
