@@ -59,7 +59,7 @@ export class HostRuntime implements BalancedHost {
     const sni = c.tls !== null ? sniFor(c.config, c.tls.config, requestHost) : '';
     let p = this.#pools.get(sni);
     if (p === undefined) {
-      p = new Http1Pool(c.limits, makeConnector(this.address, this.port, c.tls, sni, c.sourceAddress));
+      p = new Http1Pool(c.limits, makeConnector(this.address, this.port, c.tls, sni, c.sourceAddress, undefined, true));
       this.#pools.set(sni, p);
     }
     return p;

@@ -24,6 +24,32 @@ export interface ConnectionOwner {
   onConnectionClosed(c: Http1Connection): void;
 }
 
+// Plain-TCP upstream connections read into one shared buffer (net's `onread` option) instead of
+// a fresh 64 KiB allocation per read that Node then copies into a zero-filled one of the read's
+// size, and without the Readable stream ('data' events) in between. A read is handled within
+// the callback; what outlives it — Content-Length body slices forwarded downstream, an upgrade's
+// first bytes — is copied (Buffer.from: a pool slice up to 4 KiB, else one uninitialised
+// allocation). After an upgrade the socket's reads are re-emitted as 'data' for the tunnel.
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+const kConn = Symbol('sluice.http1Connection');
+const kEarly = Symbol('sluice.http1EarlyBytes');
+type SharedReadSocket = Socket & { [kConn]?: Http1Connection; [kEarly]?: Buffer[] };
+
+function onSharedRead(this: SharedReadSocket, nread: number, buf: Buffer): boolean {
+  const c = this[kConn];
+  if (c === undefined) (this[kEarly] ??= []).push(Buffer.from(buf.subarray(0, nread)));
+  else c.onSharedRead(buf.subarray(0, nread));
+  return true;
+}
+
+/** net.connect's `onread` for an HTTP/1.1 upstream connection on plain TCP (the socket then has no 'data' events). */
+export const SHARED_READ = Object.freeze({ buffer: READ_BUFFER, callback: onSharedRead });
+const kSharedRead = Symbol('sluice.sharedRead');
+/** Marks a socket created with SHARED_READ. */
+export function markSharedRead(s: Socket): void {
+  (s as unknown as Record<symbol, boolean>)[kSharedRead] = true;
+}
+
 const enum State {
   Idle = 0,
   Busy = 1,
@@ -54,6 +80,8 @@ export class Http1Connection {
   #paused = false;
   /** Bytes of a Content-Length body still to come, forwarded as slices of the socket's reads. */
   #bodyLeft = 0;
+  /** Reads land in READ_BUFFER (SHARED_READ): whatever is kept past a read is copied. */
+  readonly #shared: boolean;
 
   constructor(id: number, socket: Socket, owner: ConnectionOwner) {
     this.id = id;
@@ -72,10 +100,25 @@ export class Http1Connection {
     parser[kOnMessageComplete] = this.#onMessageComplete.bind(this);
     this.#parser = parser;
     socket.setNoDelay(true);
-    socket.on('data', this.#onData.bind(this));
+    this.#shared = (socket as unknown as Record<symbol, boolean>)[kSharedRead] === true;
+    if (!this.#shared) socket.on('data', this.#onData.bind(this));
     socket.on('close', this.#onClose.bind(this));
     socket.on('error', this.#onError.bind(this));
     socket.on('drain', () => { this.#exchange?.onRequestDrain(); });
+    if (this.#shared) {
+      const early = (socket as SharedReadSocket)[kEarly];
+      (socket as SharedReadSocket)[kConn] = this;
+      if (early !== undefined) {
+        delete (socket as SharedReadSocket)[kEarly];
+        for (const b of early) this.onSharedRead(b);
+      }
+    }
+  }
+
+  /** A read in READ_BUFFER (valid only during this call). */
+  onSharedRead(chunk: Buffer): void {
+    if (this.#upgraded) { this.socket.emit('data', Buffer.from(chunk)); return; }
+    this.#onData(chunk);
   }
 
   get busy(): boolean {
@@ -150,7 +193,8 @@ export class Http1Connection {
       if (this.#bodyLeft > 0) {
         // Content-Length body: forwarded as slices of this read, no copy, no parser call.
         const n = Math.min(this.#bodyLeft, chunk.length - off);
-        const part = off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n);
+        const slice = off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n);
+        const part = this.#shared ? Buffer.from(slice) : slice;
         this.#bodyLeft -= n;
         off += n;
         this.#exchange?.onResponseData(part);
@@ -175,7 +219,7 @@ export class Http1Connection {
         this.socket.removeAllListeners('close');
         this.socket.removeAllListeners('error');
         this.#owner.onConnectionClosed(this);
-        ex?.onUpgrade(this.socket, rest.subarray(ret));
+        ex?.onUpgrade(this.socket, this.#shared ? Buffer.from(rest.subarray(ret)) : rest.subarray(ret));
         return;
       }
       if (this.#bodyLeft === 0 || ret >= rest.length) return;

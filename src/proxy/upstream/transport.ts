@@ -1,4 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
+import { markSharedRead, SHARED_READ } from './http1-connection.js';
 import { checkServerIdentity, connect as tlsConnect, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { ClientTls, Cluster, TlsSecret } from '../../compile/snapshot.js';
 import type { Connector } from './http1-pool.js';
@@ -53,10 +54,12 @@ function sanOf(cert: PeerCertificate): string[] {
  * verified against the CA (system roots when none is given), the SANs checked against
  * `subjectAltNames` or, when none are set, against the SNI host (Istio ≥1.21 auto SAN check).
  */
-export function makeConnector(address: string, port: number, tls: ClientTlsContext | null, sni: string, localAddress: string | null, alpn: readonly string[] = ['http/1.1']): Connector {
+export function makeConnector(address: string, port: number, tls: ClientTlsContext | null, sni: string, localAddress: string | null, alpn: readonly string[] = ['http/1.1'], sharedRead = false): Connector {
   if (tls === null) {
     return (onReady, onFail) => {
-      const s: Socket = netConnect({ host: address, port, ...(localAddress !== null ? { localAddress } : {}) });
+      // HTTP/1.1 pools (sharedRead): reads go to Http1Connection's shared buffer (SHARED_READ).
+      const s: Socket = netConnect({ host: address, port, ...(localAddress !== null ? { localAddress } : {}), ...(sharedRead ? { onread: SHARED_READ } : {}) });
+      if (sharedRead) markSharedRead(s);
       s.once('connect', () => { s.removeListener('error', onErr); onReady(s); });
       const onErr = (e: Error): void => onFail(`${(e as NodeJS.ErrnoException).code ?? 'error'}: ${e.message}`);
       s.once('error', onErr);
