@@ -26,7 +26,7 @@ describe('egress: the sidecar refuses a gateway with the wrong identity', () => 
     expect(r.status).toBe(503);
     expect(r.body).toMatch(/upstream connect error .* reset reason: connection failure/);
     const line = await logLine(env.sidecar, /audit=impostor/);
-    expect(line).toMatch(/" 503 UF(,URX)? upstream_reset_before_response_started\{connection_failure\}/);
+    expect(line).toMatch(/" 503 (URX,)?UF upstream_reset_before_response_started\{connection_failure\}/);
     expect(line).toContain('spiffe://cluster.local/ns/istio-system/sa/impostor');
     expect(line).toContain('spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account');
     expect(env.api.seen.some((s) => s.path.includes('impostor'))).toBe(false);

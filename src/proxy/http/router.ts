@@ -529,7 +529,9 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
       completeStream(s);
       return;
     }
-    this.#fail(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}${detail !== '' ? `, transport failure reason: ${detail}` : ''}`, flag, `upstream_reset_before_response_started{${key}}`);
+    // Envoy's router words the body this way once a retry has happened (is_retry_).
+    const retried = this.#attempts > 1 ? 'retried and the latest ' : '';
+    this.#fail(503, `upstream connect error or disconnect/reset before headers. ${retried}reset reason: ${reason}${detail !== '' ? `, transport failure reason: ${detail}` : ''}`, flag, `upstream_reset_before_response_started{${key}}`);
   }
 
   #scheduleRetry(): void {
