@@ -20,6 +20,9 @@ interface TraceFlags extends SourceFlags {
   data?: boolean;
   jwksFetch?: boolean;
   placeholderCredentials?: boolean;
+  appPort?: string;
+  inboundPort?: string;
+  outboundPort?: string;
   output: string;
 }
 
@@ -35,6 +38,9 @@ export function registerTrace(program: Command): void {
     .option('--gateway <k=v,...>', 'trace through the gateway with these labels', undefined)
     .option('--sidecar <ns/sa>', 'trace through a sidecar of this namespace/service account')
     .option('--labels <k=v,...>', "workload labels (as `sluice run --labels`)")
+    .option('--app-port <port>', 'with --sidecar: the application port (as `sluice run --app-port`); a URL on the inbound port (--inbound-port, default 15006) is then traced through the inbound side')
+    .option('--inbound-port <port>', 'with --sidecar: as `sluice run --inbound-port` (default 15006)')
+    .option('--outbound-port <port>', 'with --sidecar: as `sluice run --outbound-port` (default 15001)')
     .option('--namespace <ns>', "the workload's namespace (gateway default istio-system)")
     .option('--mesh <file>', 'Istio MeshConfig YAML')
     .option('--credentials <dir>', 'TLS credentials folder, as `sluice run --credentials`')

@@ -1,6 +1,7 @@
 import { lowerAscii, stripPort } from '../compile/hosts.js';
 import { conditionSubject, firstFailingCondition } from '../compile/match/route-match.js';
 import type { FilterChain, L4Route, Listener, Route, RouteConfiguration, RouteSource, Snapshot, VirtualHost, WeightedCluster } from '../compile/snapshot.js';
+import type { InboundConfig } from '../compile/sidecar-snapshot.js';
 import type { ConfigStore } from '../config/store.js';
 import type { FetchedKeySet, JwksSource } from '../security/jwks.js';
 import { prepareRequestHeaders, routeStream, httpFilters } from '../proxy/http/connection-manager.js';
@@ -160,7 +161,28 @@ class Tracer {
     const req = this.#req;
     const snap = this.#snapshot;
     // Sidecar mode: applications reach the outbound explicit proxy, whatever the destination port.
-    const outbound = (snap as { sidecar?: { outbound: { listener: Listener; chain: FilterChain } } | null }).sidecar?.outbound;
+    const sc = (snap as { sidecar?: { outbound: { listener: Listener; chain: FilterChain }; inbound: InboundConfig | null } | null }).sidecar;
+    const outbound = sc?.outbound;
+    // A request to the sidecar's --inbound-port: its inbound side, in front of the application.
+    const inbound = sc?.inbound ?? null;
+    if (snap.workload.mode === 'sidecar' && inbound !== null && req.port === inbound.listener.bindPort) {
+      this.#listener = inbound.listener;
+      this.#step('listener', 'match', `${inbound.listener.name}: the sidecar's inbound port ${inbound.listener.bindPort}, in front of the application on port ${inbound.appPort}`);
+      if (req.scheme !== 'http') {
+        this.#step('filter_chain', 'info', `${req.scheme}:// on the inbound port is mesh mTLS (PeerAuthentication ${inbound.mode}); trace follows plaintext http:// requests to it`);
+        this.#closed('mTLS to the inbound port is not traced', 0, null);
+        return this.#result();
+      }
+      if (inbound.mode === 'STRICT') {
+        this.#step('filter_chain', 'fail', `plaintext refused: mTLS mode STRICT on port ${inbound.appPort}${inbound.modeFrom !== null ? ` (${inbound.modeFrom})` : ''}`);
+        this.#closed('plaintext refused (mTLS STRICT)', 0, 'call it from a mesh sidecar (mTLS), or relax the PeerAuthentication to PERMISSIVE');
+        return this.#result();
+      }
+      this.#chain = inbound.httpChain;
+      this.#step('filter_chain', 'match', `${inbound.httpChain.name}: plaintext HTTP (PeerAuthentication ${inbound.mode})`);
+      yield* this.#http(inbound.listener, inbound.httpChain, null);
+      return this.#result();
+    }
     if (snap.workload.mode === 'sidecar' && outbound !== undefined) {
       this.#listener = outbound.listener;
       this.#chain = outbound.chain;

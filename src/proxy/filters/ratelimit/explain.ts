@@ -12,7 +12,7 @@ import { tokenBuckets, type TokenBucket, type TokenBucketSpec } from '../local-r
 import type { GlobalRateLimitConfig } from './config.js';
 import { buildDescriptors, firstCluster, routeRateLimits, type Descriptor } from './descriptors.js';
 import { rateLimitService } from './service.js';
-import type { GlobalRateLimitInstance, LocalRateLimitInstance, RateLimitPolicies } from './slots.js';
+import { streamRateLimits, type GlobalRateLimitInstance, type LocalRateLimitInstance, type RateLimitPolicies } from './slots.js';
 
 type Explained = FilterExplanation & { readonly verdict: 'continue' | 'reply' | 'unknown' | 'skip' };
 
@@ -153,8 +153,8 @@ function explainGlobal(s: HttpStream, rl: RateLimitPolicies, inst: GlobalRateLim
 
 /** The instances at one slot, in order, as run() in slot-filter.ts takes them; the first reply ends it. */
 export function explainRateLimitSlot(s: HttpStream, slot: number, offline: boolean): FilterExplanation {
-  const rl = s.conn.chain.policies.rateLimits;
-  if (rl === null) return { verdict: 'skip', summary: 'no rate-limit EnvoyFilter applies to this chain' };
+  const rl = streamRateLimits(s.conn.chain.policies.rateLimits, s.routeConfig);
+  if (rl === null) return { verdict: 'skip', summary: s.conn.chain.policies.rateLimits === null ? 'no rate-limit EnvoyFilter applies to this chain' : `no rate-limit EnvoyFilter applies to the outbound listener for route configuration ${s.routeConfig?.name ?? '(none)'}` };
   const list = rl.slots[slot]!;
   if (list === null) return { verdict: 'skip', summary: 'no rate-limit filter inserted at this position' };
   const results: Explained[] = [];
