@@ -487,7 +487,7 @@ class Tracer {
       mirrors: a.mirrors.map((m) => m.cluster),
     };
     if (tls !== null && tlsError !== null) {
-      this.#outcome = { kind: 'local_reply', status: 503, responseFlags: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', headers: [], body: `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error: ${tlsError}`, fix: `fix the TLS origination material of ${cluster.origins.find((o) => o.startsWith('DestinationRule')) ?? 'the DestinationRule'}: ${tlsError}`, accessLog: null };
+      this.#outcome = { kind: 'local_reply', status: 503, responseFlags: 'UF', details: `upstream_reset_before_response_started{remote_connection_failure|TLS_error:_${tlsError.replace(/ /g, '_')}}`, headers: [], body: `upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: TLS_error: ${tlsError}`, fix: `fix the TLS origination material of ${cluster.origins.find((o) => o.startsWith('DestinationRule')) ?? 'the DestinationRule'}: ${tlsError}`, accessLog: null };
       return;
     }
     this.#outcome = { kind: 'upstream', status: null, responseFlags: '-', details: 'via_upstream', headers: [], body: '', fix: null, accessLog: null };
