@@ -59,7 +59,7 @@ export const corsFilter: HttpFilter = {
     if (c.allowHeaders !== '') headers.push(['access-control-allow-headers', c.allowHeaders]);
     if (c.maxAge !== '') headers.push(['access-control-max-age', c.maxAge]);
     if (c.allowCredentials) headers.push(['access-control-allow-credentials', 'true']);
-    return { verdict: 'reply', summary: `preflight from allowed origin ${origin}: answered by the gateway`, status: 200, details: 'cors_response', headers };
+    return { verdict: 'reply', summary: `preflight from allowed origin ${origin}: answered by the proxy`, status: 200, details: 'cors_response', headers };
   },
   onResponseHeaders(s: HttpStream, _status: number, headers: HeaderList) {
     const c = s.route!.filters.cors!;

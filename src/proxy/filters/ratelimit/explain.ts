@@ -86,7 +86,7 @@ function explainLocal(s: HttpStream, rl: RateLimitPolicies, inst: LocalRateLimit
   if (cfg.enabledPerMillion < 1_000_000) steps.push(`filter_enabled ${pct(cfg.enabledPerMillion)}: the other requests are not checked`);
   const buckets = localBuckets(s, rl, cfg, offline, steps);
   if (buckets.length === 0) return { verdict: 'continue', summary: `${cfg.statPrefix}${perRoute}: no bucket applies to this request`, decidedBy: by, steps };
-  for (const b of buckets) steps.push(`${b.label}: ${b.remaining} token${b.remaining === 1 ? '' : 's'} left (${refill(b.spec)}; next fill in ${seconds(Math.ceil(b.nextFillMs))})${offline ? ' — as a gateway starts; offline, the live bucket is not known' : cfg.perConnection ? ' — per downstream connection: a new connection starts full' : ''}`);
+  for (const b of buckets) steps.push(`${b.label}: ${b.remaining} token${b.remaining === 1 ? '' : 's'} left (${refill(b.spec)}; next fill in ${seconds(Math.ceil(b.nextFillMs))})${offline ? ' — as the proxy starts; offline, the live bucket is not known' : cfg.perConnection ? ' — per downstream connection: a new connection starts full' : ''}`);
   const empty = buckets.find((b) => b.remaining < 1);
   if (empty === undefined) {
     return { verdict: 'continue', summary: `${cfg.statPrefix}${perRoute}: ${buckets.map((b) => `${b.remaining}/${b.spec.maxTokens} tokens in ${b.label}`).join(', ')}: allowed (the request takes one)`, decidedBy: by, steps };
