@@ -4,7 +4,7 @@ import type { FilterChain, L4Route, Listener, Route, RouteConfiguration, RouteSo
 import type { InboundConfig } from '../compile/sidecar-snapshot.js';
 import type { ConfigStore } from '../config/store.js';
 import type { FetchedKeySet, JwksSource } from '../security/jwks.js';
-import { prepareRequestHeaders, routeStream, httpFilters } from '../proxy/http/connection-manager.js';
+import { prepareRequestHeaders, routeStream, httpFilters, sendRouteMiss } from '../proxy/http/connection-manager.js';
 // The same filters `sluice run` registers, in the same order.
 import '../proxy/filters/index.js';
 import { SYNC_EXPLAIN, type ExplainContext, type FilterExplanation } from '../proxy/http/filter.js';
@@ -270,31 +270,36 @@ class Tracer {
     const rc = s.routeConfig;
     if (rc === null) {
       this.#step('virtual_host', 'fail', `chain ${chain.name} has no route configuration`);
+      sendRouteMiss(s);
       this.#localReply(s, tc.codec.response, null);
       return;
     }
     this.#explainVirtualHost(rc, s);
+    // Without a route the router answers (404 NR, or the https redirect) — after the filters,
+    // which see the request first, as in Envoy. `missFix` is that answer's fix.
+    let missFix: string | null = null;
     // Compile gives a port with no bound VirtualService a catch-all host without routes.
     const blackhole = s.vhost !== null && s.vhost.routes.length === 0 && s.vhost.name.startsWith('blackhole:');
     if (s.vhost === null || blackhole) {
-      this.#localReply(s, tc.codec.response, fixNoVirtualHost(snap, this.#store, l, chain, s.authority, rc.virtualHosts));
-      return;
+      missFix = fixNoVirtualHost(snap, this.#store, l, chain, s.authority, rc.virtualHosts);
+    } else if (!ok && s.vhost.requireTls && s.scheme === 'http') {
+      this.#step('virtual_host', 'info', `${s.vhost.name} requires TLS (Gateway server with httpsRedirect): the router answers 301 to https once the filters pass`);
+    } else {
+      const nearest = this.#explainRoutes(s.vhost, s);
+      if (!ok) missFix = this.#fixNoRoute(s.vhost, nearest);
     }
-    if (!ok && s.route === null && s.vhost.requireTls && s.scheme === 'http') {
-      this.#step('virtual_host', 'info', `${s.vhost.name} requires TLS (Gateway server with httpsRedirect): 301 to https`);
-      this.#localReply(s, tc.codec.response, null);
-      return;
+    const route = s.route;
+    if (route !== null) {
+      this.#route = route;
+      this.#routeIndex = s.vhost!.routes.indexOf(route);
     }
-    const nearest = this.#explainRoutes(s.vhost, s);
-    if (!ok) {
-      this.#localReply(s, tc.codec.response, this.#fixNoRoute(s.vhost, nearest));
-      return;
-    }
-    const route = s.route!;
-    this.#route = route;
-    this.#routeIndex = s.vhost.routes.indexOf(route);
     if (!(yield* this.#runFilters(s, route))) {
       this.#localReply(s, tc.codec.response, this.#filterFix);
+      return;
+    }
+    if (route === null) {
+      sendRouteMiss(s);
+      this.#localReply(s, tc.codec.response, missFix);
       return;
     }
     this.#action(s, route, tc.codec.response);
@@ -347,12 +352,12 @@ class Tracer {
   }
 
   /** Filters in the data plane's order; false when one would answer the request itself. */
-  *#runFilters(s: HttpStream, route: Route): Walk<boolean> {
+  *#runFilters(s: HttpStream, route: Route | null): Walk<boolean> {
     const registered = httpFilters();
     const absent: string[] = [];
     for (const slot of ISTIO_FILTER_SLOTS) {
       if (registered.some((f) => f.name === slot.name || f.name.includes(slot.short))) continue;
-      const configured = (slot.short === 'fault' && route.filters.fault !== null) || (slot.short === 'cors' && route.filters.cors !== null);
+      const configured = route !== null && ((slot.short === 'fault' && route.filters.fault !== null) || (slot.short === 'cors' && route.filters.cors !== null));
       const summary = configured ? `${slot.configuredBy} is compiled on this route but no ${slot.short} filter is active in this build: not enforced` : `not configured (no ${slot.short} filter in this build)`;
       this.#filters.push({ name: slot.name, verdict: 'not_configured', summary });
       if (configured) this.#step('filter', 'info', `${slot.name}: ${summary}`);
