@@ -120,6 +120,7 @@ export const CATALOG: readonly MessageType[] = Object.freeze([
   m('SLU0536', 'PerFilterConfigWithoutFilter', 'warning', 'typed_per_filter_config for a filter the chain does not have: no effect.'),
   m('SLU0537', 'GlobalRateLimitPerRouteConfig', 'warning', 'Per-route config for the global ratelimit filter is not supported.'),
   m('SLU0538', 'InsertBeforeWithoutSubFilter', 'info', 'INSERT_BEFORE without subFilter inserts the filter first, before authentication and authorization.'),
+  m('SLU0539', 'EnvoyFilterPerPortConnectionSettings', 'warning', 'A NETWORK_FILTER patch that picks one outbound port of a sidecar: its explicit-proxy connections serve every port, so it is not applied.'),
   m('SLU0601', 'TelemetryProviderNotFound', 'warning', 'A Telemetry (or meshConfig.defaultProviders) names a provider that is neither built in (envoy, prometheus) nor in meshConfig.extensionProviders: it is ignored.'),
   m('SLU0602', 'TelemetryProviderUnsupported', 'warning', 'A telemetry provider kind Sluice does not implement (OTLP over gRPC, access-log services, Stackdriver, ...): it is not applied.'),
   m('SLU0603', 'TelemetryExpressionNeverEvaluates', 'warning', 'A CEL expression that type-checks against no Envoy attribute: a log filter never logs, a tag value is always "unknown".'),

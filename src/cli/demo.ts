@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description("run the gateway on one of examples/ with bundled demo backends (default: the seed's Part 1)")
-    .option('--example <name>', 'folder under examples/', 'seed-ingress')
+    .option('--example <name>', 'folder under examples/ with a try.txt: seed-ingress, seed-advanced-routing, seed-security', 'seed-ingress')
     .option('--http-port <port>', 'local port for Gateway port 80', '8080')
     .option('--https-port <port>', 'local port for Gateway port 443', '8443')
     .option('--admin-port <port>', 'admin API port', '15000')
@@ -30,8 +30,14 @@ export function registerDemo(program: Command): void {
 
 async function demo(flags: DemoFlags): Promise<number> {
   const dir = join(EXAMPLES, flags.example);
+  const demos = readdirSync(EXAMPLES, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(join(EXAMPLES, e.name, 'try.txt'))).map((e) => e.name);
   if (!existsSync(dir)) {
-    process.stderr.write(`sluice demo: no example ${flags.example} under ${EXAMPLES}\n`);
+    process.stderr.write(`sluice demo: no example ${flags.example} under ${EXAMPLES}; --example takes one of: ${demos.join(', ')}\n`);
+    return 2;
+  }
+  // An example that needs more than one gateway process (seed-egress) has its own script.
+  if (!existsSync(join(dir, 'try.txt')) && existsSync(join(dir, 'try.sh'))) {
+    process.stderr.write(`sluice demo: examples/${flags.example} runs several processes (an application sidecar and an egress gateway): run examples/${flags.example}/try.sh after npm run build (see examples/${flags.example}/README.md); sluice demo takes one of: ${demos.join(', ')}\n`);
     return 2;
   }
   const store = new ConfigLoader([dir]).load().store;

@@ -61,7 +61,7 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('serve Istio config from files or the Kubernetes API: the gateway (or sidecar) data plane')
-    .option('-c, --config <path>', 'YAML file or folder (repeatable; folders recursively, multi-document)', collect)
+    .option('-c, --config <path>', 'YAML file or folder (repeatable; folders recursively, multi-document; default ./)', collect)
     .option('--mode <mode>', 'gateway | sidecar', 'gateway')
     .option('--labels <k=v,...>', "this workload's labels (Gateway selectors match them)", 'istio=ingressgateway')
     .option('--namespace <ns>', "this workload's namespace", 'istio-system')

@@ -19,6 +19,10 @@ interface TraceFlags extends SourceFlags {
   http2?: boolean;
   data?: boolean;
   jwksFetch?: boolean;
+  placeholderCredentials?: boolean;
+  appPort?: string;
+  inboundPort?: string;
+  outboundPort?: string;
   output: string;
 }
 
@@ -34,9 +38,13 @@ export function registerTrace(program: Command): void {
     .option('--gateway <k=v,...>', 'trace through the gateway with these labels', undefined)
     .option('--sidecar <ns/sa>', 'trace through a sidecar of this namespace/service account')
     .option('--labels <k=v,...>', "workload labels (as `sluice run --labels`)")
+    .option('--app-port <port>', 'with --sidecar: the application port (as `sluice run --app-port`); a URL on the inbound port (--inbound-port, default 15006) is then traced through the inbound side')
+    .option('--inbound-port <port>', 'with --sidecar: as `sluice run --inbound-port` (default 15006)')
+    .option('--outbound-port <port>', 'with --sidecar: as `sluice run --outbound-port` (default 15001)')
     .option('--namespace <ns>', "the workload's namespace (gateway default istio-system)")
     .option('--mesh <file>', 'Istio MeshConfig YAML')
     .option('--credentials <dir>', 'TLS credentials folder, as `sluice run --credentials`')
+    .option('--placeholder-credentials', 'mint a throw-away certificate for every credentialName (secrets need not be in the repository)')
     .option('-H, --header <name:value>', 'request header (repeatable)', collect)
     .option('--sni <name>', 'TLS server name (default: the URL host)')
     .option('--client-cert <file>', 'PEM client certificate presented in the TLS handshake')
@@ -92,12 +100,23 @@ async function traceCommand(first: string, second: string | undefined, flags: Tr
   let trace: Trace;
   try {
     const workload = chooseWorkload(flags);
-    const built = buildOffline({ configPaths: flags.config ?? ['./'], mesh: flags.mesh, credentials: flags.credentials, workload });
+    const configPaths = flags.config ?? ['./'];
+    let credentials = flags.credentials;
+    if (credentials === undefined && flags.placeholderCredentials === true) {
+      const { placeholderCredentials } = await import('../trace/routing-tests.js');
+      credentials = await placeholderCredentials(configPaths);
+    }
+    const built = buildOffline({ configPaths, mesh: flags.mesh, credentials, workload });
     if (hasErrors(built.diagnostics)) {
       const n = built.diagnostics.filter((d) => d.level === 'error').length;
       process.stderr.write(`sluice trace: note: the configuration has ${n} error${n === 1 ? '' : 's'} (sluice run would not start; see sluice analyze); tracing the resources that are valid\n`);
     }
     trace = await traceRequestAsync({ snapshot: built.snapshot, store: built.store }, parseTraceRequest(opts), { offline: true, fetchJwks: flags.jwksFetch !== false });
+    // Offline, a Secret that lives in the cluster (not in the repository) is the usual reason.
+    const fix = trace.outcome.fix;
+    if (credentials === undefined && fix !== null && fix.includes('--credentials DIR/')) {
+      trace = { ...trace, outcome: { ...trace.outcome, fix: `${fix}; or, to trace without the real certificate, add --placeholder-credentials` } };
+    }
   } catch (e) {
     if (e instanceof UsageError || e instanceof TraceRequestError) { process.stderr.write(`sluice trace: ${e.message}\n`); return 2; }
     throw e;

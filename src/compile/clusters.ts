@@ -66,16 +66,22 @@ interface MergedRule {
  */
 export function findDestinationRule(ctx: CompileContext, host: string, serviceNamespace: string): MergedRule | null {
   const viewer = ctx.workload.namespace;
+  const index = destinationRuleIndex(ctx);
+  const applies = (dr: Resource<'DestinationRule'>): boolean => {
+    if (!isVisible(dr.spec.exportTo ?? [], dr.namespace, viewer)) return false;
+    return dr.spec.workloadSelector?.matchLabels === undefined || (dr.namespace === viewer && selectorMatches(dr.spec.workloadSelector.matchLabels, ctx.workload.labels));
+  };
   for (const ns of [viewer, serviceNamespace, ctx.workload.rootNamespace]) {
-    const candidates = ctx.store.list('DestinationRule').filter((dr) => {
-      if (dr.namespace !== ns) return false;
-      if (!isVisible(dr.spec.exportTo ?? [], dr.namespace, viewer)) return false;
-      if (dr.spec.workloadSelector?.matchLabels !== undefined && (dr.namespace !== viewer || !selectorMatches(dr.spec.workloadSelector.matchLabels, ctx.workload.labels))) return false;
-      return hostCovers(normalizeHost(dr.spec.host, dr.namespace, ctx.workload.domainSuffix), host);
-    });
-    if (candidates.length === 0) continue;
-    const exact = candidates.filter((dr) => normalizeHost(dr.spec.host, dr.namespace, ctx.workload.domainSuffix) === host);
-    const pool = exact.length > 0 ? exact : mostSpecific(ctx, candidates);
+    const inNs = index.get(ns);
+    if (inNs === undefined) continue;
+    const exact = (inNs.exact.get(host) ?? []).filter(applies);
+    let pool = exact;
+    if (pool.length === 0) {
+      const covering = inNs.wildcards.filter((w) => hostCovers(w.host, host) && applies(w.dr));
+      if (covering.length === 0) continue;
+      const best = Math.max(...covering.map((w) => w.host.length));
+      pool = covering.filter((w) => w.host.length === best).map((w) => w.dr);
+    }
     const first = pool[0]!;
     const subsets = new Map<string, NonNullable<DestinationRuleSpec['subsets']>[number]>();
     for (const dr of pool) for (const s of dr.spec.subsets ?? []) if (!subsets.has(s.name)) subsets.set(s.name, s);
@@ -85,11 +91,40 @@ export function findDestinationRule(ctx: CompileContext, host: string, serviceNa
   return null;
 }
 
-function mostSpecific(ctx: CompileContext, drs: Resource<'DestinationRule'>[]): Resource<'DestinationRule'>[] {
-  const len = (dr: Resource<'DestinationRule'>): number => normalizeHost(dr.spec.host, dr.namespace, ctx.workload.domainSuffix).length;
-  const best = Math.max(...drs.map(len));
-  return drs.filter((dr) => len(dr) === best);
+interface NamespaceRules {
+  /** Rules by normalised host, in store ("oldest first") order. */
+  readonly exact: Map<string, Resource<'DestinationRule'>[]>;
+  /** Rules whose host is a wildcard (`*.x`, `*`), with the normalised host. */
+  readonly wildcards: { readonly host: string; readonly dr: Resource<'DestinationRule'> }[];
 }
+
+// Per config version (the store's list is immutable) and domain suffix: one pass over the rules
+// instead of one per cluster, which made compiling a thousand rules quadratic.
+const drIndexes = new WeakMap<readonly Resource<'DestinationRule'>[], Map<string, Map<string, NamespaceRules>>>();
+
+function destinationRuleIndex(ctx: CompileContext): Map<string, NamespaceRules> {
+  const list = ctx.store.list('DestinationRule');
+  const suffix = ctx.workload.domainSuffix;
+  let bySuffix = drIndexes.get(list);
+  if (bySuffix === undefined) drIndexes.set(list, (bySuffix = new Map()));
+  let index = bySuffix.get(suffix);
+  if (index !== undefined) return index;
+  index = new Map();
+  for (const dr of list) {
+    let inNs = index.get(dr.namespace);
+    if (inNs === undefined) index.set(dr.namespace, (inNs = { exact: new Map(), wildcards: [] }));
+    const host = normalizeHost(dr.spec.host, dr.namespace, suffix);
+    if (host.startsWith('*')) inNs.wildcards.push({ host, dr });
+    else {
+      const same = inNs.exact.get(host);
+      if (same === undefined) inNs.exact.set(host, [dr]);
+      else same.push(dr);
+    }
+  }
+  bySuffix.set(suffix, index);
+  return index;
+}
+
 
 /** Policy for (port, subset): subset port-level > subset > port-level > top, per sub-message. */
 export function effectivePolicy(spec: DestinationRuleSpec | null, port: number, subset: string): TrafficPolicy {

@@ -34,7 +34,7 @@ export function compile(input: CompileInput): Snapshot {
     routeConfigs = built.routeConfigs;
     listeners = security.finish(built.listeners, routeConfigs);
   }
-  const sidecar = scope !== null ? buildSidecar(ctx, scope, routeConfigs, security.policiesFor) : null;
+  const sidecar = scope !== null ? security.finishSidecar(buildSidecar(ctx, scope, routeConfigs, security.policiesFor), routeConfigs) : null;
   // A proxy with a mesh identity always has its `default` secret (istioctl proxy-config secret shows it).
   if (input.meshCa !== null) meshSecret(ctx);
   const telemetry = compileTelemetry(ctx, gateways);

@@ -77,10 +77,20 @@ export function parseConfigText(file: string, text: string): ParsedFile {
       continue;
     }
     const r = toRaw(obj, doc, [], at, start);
-    if (typeof r === 'string') errors.push({ code: 'SLU0003', level: 'error', message: r, ...start, fix: 'every document needs apiVersion, kind and metadata.name' });
+    if (typeof r === 'string') errors.push({ code: 'SLU0003', level: 'error', message: r, ...start, fix: fragmentFix(obj) ?? 'every document needs apiVersion, kind and metadata.name' });
     else resources.push(r);
   }
   return { file, resources, errors };
+}
+
+/** A fix for a fragment copied from a document that is not an object at all (the seed's `resources:` blocks). */
+function fragmentFix(obj: Record<string, unknown>): string | null {
+  if (obj.apiVersion !== undefined || obj.kind !== undefined) return null;
+  const res = obj.resources;
+  if (res !== null && typeof res === 'object' && ('requests' in res || 'limits' in res)) {
+    return "this is a container's CPU/memory `resources` block (Helm values or a Deployment), not Istio config: keep it out of the -c folders and set it on the gateway's container (deploy/deployment.yaml), or pass it to Helm (helm install istio-ingressgateway istio/gateway -f values.yaml)";
+  }
+  return null;
 }
 
 export function parseConfigFile(file: string): ParsedFile {

@@ -2,6 +2,7 @@ import { getHeader } from '../proxy/http/headers.js';
 import { formatResponseFlags } from '../proxy/http/response-flags.js';
 import type { HttpStream } from '../proxy/http/stream.js';
 import type { TcpSession } from '../proxy/tcp/tcp-session.js';
+import { transportFailureReason } from './access-log.js';
 
 // meshConfig.accessLogFormat: an Envoy text format (`%COMMAND(arg):max%` operators, anything
 // else literal), compiled once into a list of field getters; a line is one pass over it.
@@ -65,7 +66,7 @@ function operator(name: string, arg: string | null): Field | null {
     case 'RESPONSE_FLAGS': return { http: (s) => formatResponseFlags(s.responseFlags), tcp: (s) => formatResponseFlags(s.responseFlags), json: 'always-string' };
     case 'RESPONSE_CODE_DETAILS': return { http: (s) => dash(s.details), tcp: (s) => dash(s.details) };
     case 'CONNECTION_TERMINATION_DETAILS': return { http: (s) => dash(s.connectionTerminationDetails), tcp: () => '-' };
-    case 'UPSTREAM_TRANSPORT_FAILURE_REASON': return { http: (s) => dash(s.upstreamTransportFailureReason), tcp: (s) => dash(s.upstreamTransportFailureReason) };
+    case 'UPSTREAM_TRANSPORT_FAILURE_REASON': return { http: (s) => transportFailureReason(s.upstreamTransportFailureReason), tcp: (s) => transportFailureReason(s.upstreamTransportFailureReason) };
     case 'BYTES_RECEIVED': return { http: (s) => String(s.bytesReceived), tcp: (s) => String(s.bytesReceived), json: 'number' };
     case 'BYTES_SENT': return { http: (s) => String(s.bytesSent), tcp: (s) => String(s.bytesSent), json: 'number' };
     case 'DURATION': return { http: (s) => duration(s.startMs), tcp: (s) => duration(s.startMs), json: 'number' };

@@ -32,6 +32,11 @@ function dash(v: string | undefined): string {
   return v === undefined || v === '' ? '-' : v;
 }
 
+/** %UPSTREAM_TRANSPORT_FAILURE_REASON%: Envoy prints it with spaces as underscores. */
+export function transportFailureReason(v: string | undefined): string {
+  return v === undefined || v === '' ? '-' : v.includes(' ') ? v.replace(/ /g, '_') : v;
+}
+
 function addr(a: string, p: number): string {
   if (a === '') return '-';
   return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`;
@@ -51,14 +56,14 @@ export function formatHttpLine(s: HttpStream): string {
   const c = s.conn;
   const duration = Math.round(performance.now() - s.startMs);
   const path = s.originalPath !== '' ? s.originalPath : s.path;
-  return `[${isoTime(s.startWall)}] "${s.method} ${path} ${s.protocol}" ${s.responseCode} ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} ${dash(s.connectionTerminationDetails)} "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} ${s.upstreamServiceTimeMs >= 0 ? s.upstreamServiceTimeMs : '-'} "${dash(getHeader(s.headers, 'x-forwarded-for'))}" "${dash(getHeader(s.headers, 'user-agent'))}" "${dash(s.requestId)}" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} ${dash(s.route?.name)}\n`;
+  return `[${isoTime(s.startWall)}] "${s.method} ${path} ${s.protocol}" ${s.responseCode} ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} ${dash(s.connectionTerminationDetails)} "${transportFailureReason(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} ${s.upstreamServiceTimeMs >= 0 ? s.upstreamServiceTimeMs : '-'} "${dash(getHeader(s.headers, 'x-forwarded-for'))}" "${dash(getHeader(s.headers, 'user-agent'))}" "${dash(s.requestId)}" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} ${dash(s.route?.name)}\n`;
 }
 
 /** The same format for a TCP connection: method/path/protocol are `-`, response code 0. */
 export function formatTcpLine(s: TcpSession): string {
   const c = s.conn;
   const duration = Math.round(performance.now() - s.startMs);
-  return `[${isoTime(s.startWall)}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${dash(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
+  return `[${isoTime(s.startWall)}] "- - -" 0 ${formatResponseFlags(s.responseFlags)} ${dash(s.details)} - "${transportFailureReason(s.upstreamTransportFailureReason)}" ${s.bytesReceived} ${s.bytesSent} ${duration} - "-" "-" "-" "${dash(s.authority)}" "${dash(s.upstreamHost)}" ${dash(s.clusterName)} ${dash(s.upstreamLocalAddress)} ${addr(c.localAddress, c.localPort)} ${addr(c.remoteAddress, c.remotePort)} ${dash(c.sni)} -\n`;
 }
 
 /** A connection no filter chain accepted: Envoy's listener access log, flag NR. */

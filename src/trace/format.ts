@@ -55,7 +55,7 @@ export function formatTrace(t: Trace, cwd?: string): string {
       for (const line of u.head.trimEnd().split('\r\n')) out.push(`  ${line}`);
     }
   } else if (o.kind === 'local_reply') {
-    out.push(`result: ${o.status} ${o.responseFlags} ${o.details} (answered by the gateway)`);
+    out.push(`result: ${o.status} ${o.responseFlags} ${o.details} (answered by the ${t.workload.mode === 'sidecar' ? 'sidecar' : 'gateway'})`);
     for (const [n, v] of o.headers) out.push(`  ${n}: ${v}`);
     if (o.body !== '') out.push(`  ${o.body.split('\n').join('\n  ')}`);
     if (o.accessLog !== null) out.push(`access log: ${o.accessLog}`);

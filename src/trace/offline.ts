@@ -8,6 +8,11 @@ export interface WorkloadFlags {
   labels?: string | undefined;
   namespace?: string | undefined;
   serviceAccount?: string | undefined;
+  /** Sidecar: the application port (as `sluice run --app-port`), so the inbound side exists. */
+  appPort?: string | undefined;
+  /** Sidecar: as `sluice run --inbound-port` / `--outbound-port`. */
+  inboundPort?: string | undefined;
+  outboundPort?: string | undefined;
 }
 
 export interface WorkloadChoice {
@@ -15,6 +20,14 @@ export interface WorkloadChoice {
   labels: Record<string, string>;
   namespace: string;
   serviceAccount: string;
+  sidecarPorts?: { outboundPort: number; inboundPort: number; appPort: number | null };
+}
+
+function portFlag(flag: string, v: string | undefined, dflt: number | null): number | null {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag} ${v}: expected a port number (1-65535)`);
+  return n;
 }
 
 /** A flag value the user got wrong; the CLI prints it and exits 2. */
@@ -41,8 +54,10 @@ export function chooseWorkload(f: WorkloadFlags): WorkloadChoice {
   if (f.sidecar !== undefined) {
     const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(f.sidecar);
     if (m === null) throw new UsageError(`--sidecar ${f.sidecar}: expected NAMESPACE/SERVICE_ACCOUNT`);
-    return { mode: 'sidecar', labels: parseLabelList(f.labels ?? '', '--labels'), namespace: m[1]!, serviceAccount: m[2]! };
+    const sidecarPorts = { outboundPort: portFlag('--outbound-port', f.outboundPort, 15001)!, inboundPort: portFlag('--inbound-port', f.inboundPort, 15006)!, appPort: portFlag('--app-port', f.appPort, null) };
+    return { mode: 'sidecar', labels: parseLabelList(f.labels ?? '', '--labels'), namespace: m[1]!, serviceAccount: m[2]!, sidecarPorts };
   }
+  if (f.appPort !== undefined || f.inboundPort !== undefined || f.outboundPort !== undefined) throw new UsageError('--app-port, --inbound-port and --outbound-port go with --sidecar');
   const labels = parseLabelList(f.gateway ?? f.labels ?? 'istio=ingressgateway', f.gateway !== undefined ? '--gateway' : '--labels');
   return { mode: 'gateway', labels, namespace: f.namespace ?? 'istio-system', serviceAccount: f.serviceAccount ?? 'default' };
 }
@@ -65,6 +80,7 @@ export function buildOffline(o: OfflineConfig): BuildResult {
     credentialsDir: o.credentials,
     workload: {
       mode: o.workload.mode, labels: o.workload.labels, namespace: o.workload.namespace, serviceAccount: o.workload.serviceAccount,
+      ...(o.workload.sidecarPorts !== undefined ? { sidecarPorts: o.workload.sidecarPorts } : {}),
       ...(o.portMap !== undefined ? { portMap: o.portMap } : {}), ...(o.listenHost !== undefined ? { listenHost: o.listenHost } : {}),
     },
   });

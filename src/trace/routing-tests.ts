@@ -227,7 +227,7 @@ export async function runRoutingTests(files: readonly RoutingTestFile[], o: Rout
 }
 
 /** A self-signed certificate (also its own CA) for every credentialName the config names. */
-async function placeholderCredentials(configPaths: readonly string[]): Promise<string> {
+export async function placeholderCredentials(configPaths: readonly string[]): Promise<string> {
   const b = buildOffline({ configPaths, workload: chooseWorkload({}) });
   const names = new Map<string, string[]>();
   for (const gw of b.store.list('Gateway')) {

@@ -63,15 +63,24 @@ export function traceTlsTermination(rec: TraceRecorder, snapshot: Snapshot, chai
   return peer;
 }
 
+// A certificate is parsed once per secret object: `sluice test` traces thousands of requests
+// through the same chain.
+const secretDescriptions = new WeakMap<TlsSecret, string>();
+
 function describeSecret(s: TlsSecret | undefined, name: string): string {
   if (s === undefined) return `certificate ${name}: missing`;
   if (s.cert === null) return `certificate ${name} from ${s.origin}: ${s.error ?? 'no certificate'}`;
-  try {
-    const c = new X509Certificate(s.cert);
-    return `certificate ${name} from ${s.origin}: subject ${c.subject.replace(/\n/g, ',')}, SANs ${c.subjectAltName ?? 'none'}, valid until ${new Date(c.validTo).toISOString()}`;
-  } catch {
-    return `certificate ${name} from ${s.origin}`;
+  let d = secretDescriptions.get(s);
+  if (d === undefined) {
+    try {
+      const c = new X509Certificate(s.cert);
+      d = `subject ${c.subject.replace(/\n/g, ',')}, SANs ${c.subjectAltName ?? 'none'}, valid until ${new Date(c.validTo).toISOString()}`;
+    } catch {
+      d = '';
+    }
+    secretDescriptions.set(s, d);
   }
+  return d === '' ? `certificate ${name} from ${s.origin}` : `certificate ${name} from ${s.origin}: ${d}`;
 }
 
 /** Verifies a client certificate against the chain's CA bundle: null when it chains, else why not. */

@@ -1,9 +1,10 @@
 import { lowerAscii, stripPort } from '../compile/hosts.js';
 import { conditionSubject, firstFailingCondition } from '../compile/match/route-match.js';
 import type { FilterChain, L4Route, Listener, Route, RouteConfiguration, RouteSource, Snapshot, VirtualHost, WeightedCluster } from '../compile/snapshot.js';
+import type { InboundConfig } from '../compile/sidecar-snapshot.js';
 import type { ConfigStore } from '../config/store.js';
 import type { FetchedKeySet, JwksSource } from '../security/jwks.js';
-import { prepareRequestHeaders, routeStream, httpFilters } from '../proxy/http/connection-manager.js';
+import { prepareRequestHeaders, routeStream, httpFilters, sendRouteMiss } from '../proxy/http/connection-manager.js';
 // The same filters `sluice run` registers, in the same order.
 import '../proxy/filters/index.js';
 import { SYNC_EXPLAIN, type ExplainContext, type FilterExplanation } from '../proxy/http/filter.js';
@@ -160,7 +161,28 @@ class Tracer {
     const req = this.#req;
     const snap = this.#snapshot;
     // Sidecar mode: applications reach the outbound explicit proxy, whatever the destination port.
-    const outbound = (snap as { sidecar?: { outbound: { listener: Listener; chain: FilterChain } } | null }).sidecar?.outbound;
+    const sc = (snap as { sidecar?: { outbound: { listener: Listener; chain: FilterChain }; inbound: InboundConfig | null } | null }).sidecar;
+    const outbound = sc?.outbound;
+    // A request to the sidecar's --inbound-port: its inbound side, in front of the application.
+    const inbound = sc?.inbound ?? null;
+    if (snap.workload.mode === 'sidecar' && inbound !== null && req.port === inbound.listener.bindPort) {
+      this.#listener = inbound.listener;
+      this.#step('listener', 'match', `${inbound.listener.name}: the sidecar's inbound port ${inbound.listener.bindPort}, in front of the application on port ${inbound.appPort}`);
+      if (req.scheme !== 'http') {
+        this.#step('filter_chain', 'info', `${req.scheme}:// on the inbound port is mesh mTLS (PeerAuthentication ${inbound.mode}); trace follows plaintext http:// requests to it`);
+        this.#closed('mTLS to the inbound port is not traced', 0, null);
+        return this.#result();
+      }
+      if (inbound.mode === 'STRICT') {
+        this.#step('filter_chain', 'fail', `plaintext refused: mTLS mode STRICT on port ${inbound.appPort}${inbound.modeFrom !== null ? ` (${inbound.modeFrom})` : ''}`);
+        this.#closed('plaintext refused (mTLS STRICT)', 0, 'call it from a mesh sidecar (mTLS), or relax the PeerAuthentication to PERMISSIVE');
+        return this.#result();
+      }
+      this.#chain = inbound.httpChain;
+      this.#step('filter_chain', 'match', `${inbound.httpChain.name}: plaintext HTTP (PeerAuthentication ${inbound.mode})`);
+      yield* this.#http(inbound.listener, inbound.httpChain, null);
+      return this.#result();
+    }
     if (snap.workload.mode === 'sidecar' && outbound !== undefined) {
       this.#listener = outbound.listener;
       this.#chain = outbound.chain;
@@ -248,31 +270,36 @@ class Tracer {
     const rc = s.routeConfig;
     if (rc === null) {
       this.#step('virtual_host', 'fail', `chain ${chain.name} has no route configuration`);
+      sendRouteMiss(s);
       this.#localReply(s, tc.codec.response, null);
       return;
     }
     this.#explainVirtualHost(rc, s);
+    // Without a route the router answers (404 NR, or the https redirect) — after the filters,
+    // which see the request first, as in Envoy. `missFix` is that answer's fix.
+    let missFix: string | null = null;
     // Compile gives a port with no bound VirtualService a catch-all host without routes.
     const blackhole = s.vhost !== null && s.vhost.routes.length === 0 && s.vhost.name.startsWith('blackhole:');
     if (s.vhost === null || blackhole) {
-      this.#localReply(s, tc.codec.response, fixNoVirtualHost(snap, this.#store, l, chain, s.authority, rc.virtualHosts));
-      return;
+      missFix = fixNoVirtualHost(snap, this.#store, l, chain, s.authority, rc.virtualHosts);
+    } else if (!ok && s.vhost.requireTls && s.scheme === 'http') {
+      this.#step('virtual_host', 'info', `${s.vhost.name} requires TLS (Gateway server with httpsRedirect): the router answers 301 to https once the filters pass`);
+    } else {
+      const nearest = this.#explainRoutes(s.vhost, s);
+      if (!ok) missFix = this.#fixNoRoute(s.vhost, nearest);
     }
-    if (!ok && s.route === null && s.vhost.requireTls && s.scheme === 'http') {
-      this.#step('virtual_host', 'info', `${s.vhost.name} requires TLS (Gateway server with httpsRedirect): 301 to https`);
-      this.#localReply(s, tc.codec.response, null);
-      return;
+    const route = s.route;
+    if (route !== null) {
+      this.#route = route;
+      this.#routeIndex = s.vhost!.routes.indexOf(route);
     }
-    const nearest = this.#explainRoutes(s.vhost, s);
-    if (!ok) {
-      this.#localReply(s, tc.codec.response, this.#fixNoRoute(s.vhost, nearest));
-      return;
-    }
-    const route = s.route!;
-    this.#route = route;
-    this.#routeIndex = s.vhost.routes.indexOf(route);
     if (!(yield* this.#runFilters(s, route))) {
       this.#localReply(s, tc.codec.response, this.#filterFix);
+      return;
+    }
+    if (route === null) {
+      sendRouteMiss(s);
+      this.#localReply(s, tc.codec.response, missFix);
       return;
     }
     this.#action(s, route, tc.codec.response);
@@ -325,12 +352,12 @@ class Tracer {
   }
 
   /** Filters in the data plane's order; false when one would answer the request itself. */
-  *#runFilters(s: HttpStream, route: Route): Walk<boolean> {
+  *#runFilters(s: HttpStream, route: Route | null): Walk<boolean> {
     const registered = httpFilters();
     const absent: string[] = [];
     for (const slot of ISTIO_FILTER_SLOTS) {
       if (registered.some((f) => f.name === slot.name || f.name.includes(slot.short))) continue;
-      const configured = (slot.short === 'fault' && route.filters.fault !== null) || (slot.short === 'cors' && route.filters.cors !== null);
+      const configured = route !== null && ((slot.short === 'fault' && route.filters.fault !== null) || (slot.short === 'cors' && route.filters.cors !== null));
       const summary = configured ? `${slot.configuredBy} is compiled on this route but no ${slot.short} filter is active in this build: not enforced` : `not configured (no ${slot.short} filter in this build)`;
       this.#filters.push({ name: slot.name, verdict: 'not_configured', summary });
       if (configured) this.#step('filter', 'info', `${slot.name}: ${summary}`);
@@ -465,7 +492,7 @@ class Tracer {
       mirrors: a.mirrors.map((m) => m.cluster),
     };
     if (tls !== null && tlsError !== null) {
-      this.#outcome = { kind: 'local_reply', status: 503, responseFlags: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', headers: [], body: `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error: ${tlsError}`, fix: `fix the TLS origination material of ${cluster.origins.find((o) => o.startsWith('DestinationRule')) ?? 'the DestinationRule'}: ${tlsError}`, accessLog: null };
+      this.#outcome = { kind: 'local_reply', status: 503, responseFlags: 'UF', details: `upstream_reset_before_response_started{remote_connection_failure|TLS_error:_${tlsError.replace(/ /g, '_')}}`, headers: [], body: `upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: TLS_error: ${tlsError}`, fix: `fix the TLS origination material of ${cluster.origins.find((o) => o.startsWith('DestinationRule')) ?? 'the DestinationRule'}: ${tlsError}`, accessLog: null };
       return;
     }
     this.#outcome = { kind: 'upstream', status: null, responseFlags: '-', details: 'via_upstream', headers: [], body: '', fix: null, accessLog: null };

@@ -35,6 +35,16 @@ describe('sluice trace', () => {
     expect((JSON.parse(r.stdout) as Trace).upstream?.host).toBe('api-canary.default.svc.cluster.local');
   });
 
+  it('--placeholder-credentials traces an HTTPS server whose Secret is not in the repository (the seed-ingress README command)', async () => {
+    const ingress = join(import.meta.dirname, '../../examples/seed-ingress');
+    const without = await runSluice(['trace', '-c', ingress, 'GET', 'https://api.example.com/docs/intro']);
+    expect(without.code).toBe(1);
+    expect(without.stdout).toContain('--placeholder-credentials');
+    const r = await runSluice(['trace', '-c', ingress, '--placeholder-credentials', 'GET', 'https://api.example.com/docs/intro']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('result: forwarded to outbound|80||docs-service.default.svc.cluster.local');
+  });
+
   it('usage errors exit 2 with the reason', async () => {
     const bad = await runSluice(['trace', '-c', EX, 'GET', 'ftp://example.com/']);
     expect(bad.code).toBe(2);

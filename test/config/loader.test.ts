@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigLoader } from '../../src/config/loader.js';
+import { parseConfigText } from '../../src/config/yaml-loader.js';
 
 const vs = (name: string, regex = '/ok') => `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -73,5 +74,15 @@ describe('YAML documents', () => {
     const r = parseConfigText('x.yaml', 'apiVersion: v1\nkind: Secret\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n---\n# only a comment\n');
     expect(r.errors).toEqual([]);
     expect(r.resources.map((x) => x.metadata.name)).toEqual(['a', 'b']);
+  });
+});
+
+describe('parseConfigText: fragments that are not Kubernetes objects', () => {
+  it("the seed's `resources:` block (Performance Tuning) is named for what it is, with where it belongs", () => {
+    const { errors } = parseConfigText('perf.yaml', '# Production gateway deployment\nresources:\n  requests:\n    cpu: 1000m\n    memory: 2Gi\n  limits:\n    cpu: 2000m\n    memory: 4Gi\n');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'SLU0003', level: 'error', line: 2 });
+    expect(errors[0]!.fix).toContain("a container's CPU/memory `resources`");
+    expect(errors[0]!.fix).toContain('deploy/deployment.yaml');
   });
 });

@@ -1,5 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as h2connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
@@ -182,8 +182,8 @@ export function sendRequest(port: number, r: CaseRequest, ca?: string, client?: 
     if (r.host !== undefined) headers.host = r.host;
     const opts = { host: '127.0.0.1', port, method: r.method ?? 'GET', path: r.path ?? '/', headers, agent: false };
     const send = r.scheme === 'https'
-      ? (cb: Parameters<typeof httpRequest>[1]) => httpsRequest({ ...opts, servername: r.sni ?? (r.host ?? '').split(':')[0], ...(ca !== undefined ? { ca } : { rejectUnauthorized: false }), ...(client ?? {}) }, cb)
-      : (cb: Parameters<typeof httpRequest>[1]) => httpRequest(opts, cb);
+      ? (cb: (res: IncomingMessage) => void) => httpsRequest({ ...opts, servername: r.sni ?? (r.host ?? '').split(':')[0], ...(ca !== undefined ? { ca } : { rejectUnauthorized: false }), ...(client ?? {}) }, cb)
+      : (cb: (res: IncomingMessage) => void) => httpRequest(opts, cb);
     const req = send((res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));

@@ -24,9 +24,9 @@ describe('egress: the sidecar refuses a gateway with the wrong identity', () => 
   it('503 UF with the SAN mismatch as the transport failure reason; nothing reaches the API', async () => {
     const r = await curlViaProxy(env.outboundPort, 'http://api.external-service.com:443/v1/secrets?audit=impostor');
     expect(r.status).toBe(503);
-    expect(r.body).toMatch(/upstream connect error .* reset reason: connection failure/);
+    expect(r.body).toMatch(/upstream connect error .* reset reason: remote connection failure, transport failure reason: TLS_error: /);
     const line = await logLine(env.sidecar, /audit=impostor/);
-    expect(line).toMatch(/" 503 UF(,URX)? upstream_reset_before_response_started\{connection_failure\}/);
+    expect(line).toMatch(/" 503 (URX,)?UF upstream_reset_before_response_started\{remote_connection_failure\|TLS_error:_/);
     expect(line).toContain('spiffe://cluster.local/ns/istio-system/sa/impostor');
     expect(line).toContain('spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account');
     expect(env.api.seen.some((s) => s.path.includes('impostor'))).toBe(false);

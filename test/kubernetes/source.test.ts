@@ -237,9 +237,9 @@ spec:
     expect(resumed.query.allowWatchBookmarks).toBe('true');
     // Resumed, not relisted.
     expect(fake.requests.slice(before).some((r) => r.method === 'GET' && r.path.endsWith('/gateways'))).toBe(false);
-    const next = new ChangeCounter(source).next();
+    // The other watches resume too, each in its own time: wait for the object, not for the next rebuild.
     fake.applyYaml(virtualService('after-resume', '/r', 'api-service'));
-    await next;
+    await until(() => names(source!, 'VirtualService').length > 0, 'the VirtualService to arrive over the resumed watch');
     expect(names(source, 'VirtualService')).toEqual(['default/after-resume']);
   });
 

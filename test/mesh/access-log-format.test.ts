@@ -19,7 +19,7 @@ describe('meshConfig.accessLogFormat', () => {
     s.method = 'GET'; s.authority = 'api.example.com'; s.path = '/v1?x=1'; s.headers = ['user-agent', 'curl/8'];
     s.responseCode = 503; s.responseFlags = ResponseFlag.UF | ResponseFlag.URX; s.clusterName = 'outbound|443||api.example.com';
     expect(f.unknown).toEqual([]);
-    expect(f.http(s)).toBe('spiffe://cluster.local/ns/default/sa/sleep GET api.example.com/v1?x=1 503 UF,URX outbound|443||api.example.com curl 10.0.0.7:40000 api.example.com 100%\n');
+    expect(f.http(s)).toBe('spiffe://cluster.local/ns/default/sa/sleep GET api.example.com/v1?x=1 503 URX,UF outbound|443||api.example.com curl 10.0.0.7:40000 api.example.com 100%\n');
   });
 
   it('prints TCP sessions with code 0, the CONNECT authority, and - for HTTP-only fields', () => {

@@ -88,7 +88,7 @@ describe('JSON access log format', () => {
     expect(line.endsWith('}\n')).toBe(true);
     const j = JSON.parse(line) as Record<string, unknown>;
     expect(Object.keys(j)).toEqual(Object.keys(ISTIO_JSON_LABELS).sort());
-    expect(j).toMatchObject({ response_code: 503, bytes_received: 12, bytes_sent: 91, response_flags: 'UF,URX', method: 'POST', path: '/v1beta3/items?page=2', user_agent: 'curl/8', x_forwarded_for: null, upstream_service_time: null, requested_server_name: 'api.example.com', downstream_remote_address: '10.0.0.7:40000' });
+    expect(j).toMatchObject({ response_code: 503, bytes_received: 12, bytes_sent: 91, response_flags: 'URX,UF', method: 'POST', path: '/v1beta3/items?page=2', user_agent: 'curl/8', x_forwarded_for: null, upstream_service_time: null, requested_server_name: 'api.example.com', downstream_remote_address: '10.0.0.7:40000' });
     expect(typeof j.duration).toBe('number');
   });
 

@@ -41,7 +41,7 @@ describe('trace agrees with the data plane', () => {
 
   function backendAt(endpoint: string | null): string | undefined {
     const port = Number(endpoint?.split(':').pop());
-    return [...env.backends.values()].find((b) => b.port === port)?.name;
+    return [...env.backends].find(([, b]) => b.port === port)?.[0];
   }
 
   it('on 60 seeded requests: same backend (or one of a split\'s), same status, same upstream path', async () => {

@@ -1,6 +1,6 @@
 import type { EnvoyConfigObjectPatch } from '../../api/types.js';
-import { compile, makeWorkload } from '../../compile/compile.js';
-import type { EnvoyFilterPatchOutcome, Mode } from '../../compile/snapshot.js';
+import { compile, makeWorkload, type WorkloadOptions } from '../../compile/compile.js';
+import type { EnvoyFilterPatchOutcome } from '../../compile/snapshot.js';
 import type { Resource } from '../../config/resource.js';
 import { resourceRef } from '../../config/resource.js';
 import type { AnalysisContext } from '../analyzer.js';
@@ -20,11 +20,25 @@ export function patchKey(resource: string, index: number): string {
   return `${resource}#${index}`;
 }
 
-/** The workload an EnvoyFilter that reached no compiled gateway is meant for: its selector, its context. */
-function workloadFor(ef: Resource<'EnvoyFilter'>, ctx: AnalysisContext): { mode: Mode; labels: Record<string, string>; namespace: string } {
-  const contexts = (ef.spec.configPatches ?? []).map((p: EnvoyConfigObjectPatch) => p.match?.context ?? 'ANY');
-  const sidecarOnly = contexts.length > 0 && contexts.every((c) => c === 'SIDECAR_INBOUND' || c === 'SIDECAR_OUTBOUND');
-  return { mode: sidecarOnly ? 'sidecar' : 'gateway', labels: { ...(ef.spec.workloadSelector?.labels ?? {}) }, namespace: ef.namespace === ctx.rootNamespace && ef.spec.workloadSelector === undefined ? ctx.rootNamespace : ef.namespace };
+/**
+ * The workloads an EnvoyFilter that reached no compiled gateway is meant for: its selector, in
+ * its namespace; a gateway when a patch is for GATEWAY or ANY, a sidecar when one is for
+ * SIDECAR_INBOUND/SIDECAR_OUTBOUND. The sidecar gets an application port, the one an
+ * inbound patch names if any, so its inbound side exists.
+ */
+function workloadsFor(ef: Resource<'EnvoyFilter'>, ctx: AnalysisContext): WorkloadOptions[] {
+  const patches = ef.spec.configPatches ?? [];
+  const contexts = patches.map((p: EnvoyConfigObjectPatch) => p.match?.context ?? 'ANY');
+  const labels = { ...(ef.spec.workloadSelector?.labels ?? {}) };
+  const namespace = ef.namespace === ctx.rootNamespace && ef.spec.workloadSelector === undefined ? ctx.rootNamespace : ef.namespace;
+  const out: WorkloadOptions[] = [];
+  if (contexts.length === 0 || contexts.some((c) => c === 'GATEWAY' || c === 'ANY')) out.push({ mode: 'gateway', labels, namespace });
+  if (contexts.some((c) => c === 'SIDECAR_INBOUND' || c === 'SIDECAR_OUTBOUND')) {
+    const inbound = patches.find((p) => (p.match?.context ?? 'ANY') !== 'SIDECAR_OUTBOUND' && (p.match?.listener?.portNumber ?? 0) !== 0);
+    const appPort = inbound?.match?.listener?.portNumber ?? 8080;
+    out.push({ mode: 'sidecar', labels, namespace, sidecarPorts: { outboundPort: 15001, inboundPort: 15006, appPort } });
+  }
+  return out;
 }
 
 /**
@@ -49,12 +63,14 @@ export function patchVerdicts(ctx: AnalysisContext): ReadonlyMap<string, PatchVe
   for (const ef of ctx.list('EnvoyFilter')) {
     const ref = resourceRef(ef);
     if ((ef.spec.configPatches ?? []).every((_, i) => outcomes.has(patchKey(ref, i)))) continue;
-    const w = workloadFor(ef, ctx);
-    const snap = compile({ store: ctx.store, workload: makeWorkload(w, ctx.mesh), mesh: ctx.mesh, credentials: ctx.credentials, files: ctx.files, version: 1, meshCa: null });
-    add(snap.envoyFilterPatches?.filter((o) => o.resource === ref && !outcomes.has(patchKey(o.resource, o.index))));
-    // Compile did not even look at it: Sluice's sidecars apply no EnvoyFilter.
+    const seen = new Set([...outcomes.keys()].filter((k) => k.startsWith(`${ref}#`)));
+    for (const w of workloadsFor(ef, ctx)) {
+      const snap = compile({ store: ctx.store, workload: makeWorkload(w, ctx.mesh), mesh: ctx.mesh, credentials: ctx.credentials, files: ctx.files, version: 1, meshCa: null });
+      add(snap.envoyFilterPatches?.filter((o) => o.resource === ref && !seen.has(patchKey(o.resource, o.index))));
+    }
+    // Compile did not even look at it.
     (ef.spec.configPatches ?? []).forEach((_, i) => {
-      if (!outcomes.has(patchKey(ref, i))) unevaluated.push([patchKey(ref, i), w.mode === 'sidecar' ? 'Sluice applies EnvoyFilters at gateways only, and this one is for sidecars (context SIDECAR_INBOUND/SIDECAR_OUTBOUND)' : 'no workload Sluice compiles applies it']);
+      if (!outcomes.has(patchKey(ref, i))) unevaluated.push([patchKey(ref, i), 'no workload Sluice compiles applies it']);
     });
   }
   const out = new Map<string, PatchVerdict>();

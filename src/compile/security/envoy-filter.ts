@@ -48,7 +48,7 @@ function canonical(name: string | undefined): string | undefined {
  * them into SLU0310 "EnvoyFilter patch not applied", read from the outcomes below, so analyze
  * and compile never disagree about a patch.
  */
-export const PATCH_NOT_APPLIED_CODES: ReadonlySet<string> = new Set(['SLU0520', 'SLU0521', 'SLU0522', 'SLU0523', 'SLU0524', 'SLU0525', 'SLU0526', 'SLU0529', 'SLU0531', 'SLU0536', 'SLU0537']);
+export const PATCH_NOT_APPLIED_CODES: ReadonlySet<string> = new Set(['SLU0520', 'SLU0521', 'SLU0522', 'SLU0523', 'SLU0524', 'SLU0525', 'SLU0526', 'SLU0529', 'SLU0531', 'SLU0536', 'SLU0537', 'SLU0539']);
 /** Codes for a patch that is valid but does nothing on this workload (as in Istio). */
 const PATCH_NO_EFFECT_CODES: ReadonlySet<string> = new Set(['SLU0533', 'SLU0535']);
 
@@ -77,18 +77,36 @@ interface HttpFilterEntry {
   patch: Patch | null;
 }
 
-export interface EnvoyFilterInput {
+/** What every pass over a workload's listeners needs. */
+export interface EnvoyFilterCommon {
   readonly ctx: CompileContext;
   readonly filters: readonly EF[];
-  readonly listeners: readonly Listener[];
   readonly routeConfigs: ReadonlyMap<string, RouteConfiguration>;
-  /** Istio filters present on HTTP chains of this workload (jwt_authn only with a RequestAuthentication, ...). */
-  readonly istioHttpFilters: readonly string[];
   readonly trustedHops: number;
   /** Local service cluster name for `source_cluster` descriptors. */
   readonly serviceCluster: string;
   /** Filled with what happened to each patch (the snapshot keeps it for `sluice analyze`). */
   readonly outcomes?: EnvoyFilterPatchOutcome[];
+}
+
+export interface EnvoyFilterInput extends EnvoyFilterCommon {
+  readonly listeners: readonly Listener[];
+  /** Istio filters present on HTTP chains of this workload (jwt_authn only with a RequestAuthentication, ...). */
+  readonly istioHttpFilters: readonly string[];
+}
+
+/**
+ * One patch context of a workload: a gateway's listeners (GATEWAY), or a sidecar's inbound
+ * listener (SIDECAR_INBOUND) or outbound listeners (SIDECAR_OUTBOUND, one per destination
+ * port). A patch applies to the sides whose context it names (ANY: all of them).
+ */
+export interface EnvoyFilterSide {
+  readonly context: PatchContext;
+  readonly listeners: readonly Listener[];
+  /** Istio filters present on this side's HTTP chains, in Envoy's order (before the router). */
+  readonly istioHttpFilters: readonly string[];
+  /** Connection-level settings (NETWORK_FILTER) cannot differ per listener here: one connection serves them all. */
+  readonly sharedConnection?: boolean;
 }
 
 /** What compile did with each patch on this workload; "not applied" wins unless part of the patch took effect. */
@@ -129,10 +147,13 @@ class Reporter {
   }
 }
 
-function contextApplies(p: Patch, mode: 'gateway' | 'sidecar'): boolean {
+/** Istio's patch contexts: a gateway's listeners, a sidecar's inbound side, its outbound side. */
+export type PatchContext = 'GATEWAY' | 'SIDECAR_INBOUND' | 'SIDECAR_OUTBOUND';
+
+/** Istio's patchContextMatch: the patch's context is this one, or ANY. */
+function contextApplies(p: Patch, context: PatchContext): boolean {
   const c = p.cp.match?.context ?? 'ANY';
-  if (c === 'ANY') return true;
-  return mode === 'gateway' ? c === 'GATEWAY' : c !== 'GATEWAY';
+  return c === 'ANY' || c === context;
 }
 
 function proxyMatches(p: Patch, r: Reporter): boolean {
@@ -154,15 +175,25 @@ function proxyMatches(p: Patch, r: Reporter): boolean {
 
 // ---------------------------------------------------------------- listener / chain matching
 
-function listenerMatches(p: Patch, l: Listener): boolean {
+/**
+ * The port `listener.portNumber` and `filterChain.destinationPort` are compared with: a
+ * gateway listener's bound port; on a sidecar's inbound side the application port (Istio
+ * matches the virtualInbound chain's destination port, the Service targetPort); on its
+ * outbound side the destination port (Istio's `0.0.0.0_<port>` listener).
+ */
+function matchPort(l: Listener, context: PatchContext): number {
+  return context === 'GATEWAY' ? l.bindPort : l.port;
+}
+
+function listenerMatches(p: Patch, l: Listener, context: PatchContext): boolean {
   const m = p.cp.match?.listener;
   if (m === undefined) return true;
   if (m.name !== undefined && m.name !== '' && m.name !== l.name) return false;
-  if (m.portNumber !== undefined && m.portNumber !== 0 && m.portNumber !== l.bindPort) return false;
+  if (m.portNumber !== undefined && m.portNumber !== 0 && m.portNumber !== matchPort(l, context)) return false;
   return true;
 }
 
-function chainMatches(p: Patch, l: Listener, c: FilterChain): boolean {
+function chainMatches(p: Patch, l: Listener, c: FilterChain, context: PatchContext): boolean {
   const m = p.cp.match?.listener;
   if (m === undefined) return true;
   const portName = (m as { portName?: string }).portName;
@@ -179,7 +210,7 @@ function chainMatches(p: Patch, l: Listener, c: FilterChain): boolean {
     const alpn = c.tls?.alpn ?? [];
     if (!fc.applicationProtocols.split(',').every((a) => alpn.includes(a.trim()))) return false;
   }
-  if (fc.destinationPort !== undefined && fc.destinationPort !== 0 && fc.destinationPort !== l.bindPort) return false;
+  if (fc.destinationPort !== undefined && fc.destinationPort !== 0 && fc.destinationPort !== matchPort(l, context)) return false;
   return true;
 }
 
@@ -450,11 +481,23 @@ function mergeRouteScope(p: Patch, scope: object, adds: Map<object, ScopeAdditio
 // ---------------------------------------------------------------- the pass
 
 /**
- * Applies the workload's EnvoyFilters to its listeners: returns listeners whose filter chains
- * carry the patched policies (rate limits, HCM timeouts). Chains no patch touches keep their
- * object.
+ * Applies the workload's EnvoyFilters to its gateway listeners: returns listeners whose filter
+ * chains carry the patched policies (rate limits, HCM timeouts). Chains no patch touches keep
+ * their object.
  */
 export function applyEnvoyFilters(input: EnvoyFilterInput): Listener[] {
+  return applyEnvoyFiltersToSides(input, [{ context: 'GATEWAY', listeners: input.listeners, istioHttpFilters: input.istioHttpFilters }])[0]!;
+}
+
+const SUPPORTED_APPLY_TO: ReadonlySet<string> = new Set(['HTTP_FILTER', 'NETWORK_FILTER', 'VIRTUAL_HOST', 'HTTP_ROUTE']);
+
+/**
+ * The pass over every side of a workload (a gateway: GATEWAY; a sidecar: SIDECAR_INBOUND and
+ * SIDECAR_OUTBOUND): each patch runs on the sides its context names, as istiod patches each
+ * listener with its own patch context. Returns the patched listeners of each side, in order;
+ * outcomes are decided over all sides (applied on one side = applied).
+ */
+export function applyEnvoyFiltersToSides(input: EnvoyFilterCommon, sides: readonly EnvoyFilterSide[]): Listener[][] {
   const { ctx } = input;
   const r = new Reporter(ctx);
   const mode = ctx.workload.mode;
@@ -464,7 +507,7 @@ export function applyEnvoyFilters(input: EnvoyFilterInput): Listener[] {
     (ef.spec.configPatches ?? []).forEach((cp, index) => {
       const p: Patch = { ef, index, cp, path: ['spec', 'configPatches', index], applied: false, effective: false, notApplied: null, noEffect: null };
       all.push(p);
-      if (!contextApplies(p, mode)) {
+      if (!sides.some((side) => contextApplies(p, side.context))) {
         r.report(p, ['match', 'context'], 'SLU0533', 'info', `context ${cp.match?.context} does not apply to a ${mode}; the patch is skipped`);
         return;
       }
@@ -472,21 +515,55 @@ export function applyEnvoyFilters(input: EnvoyFilterInput): Listener[] {
       patches.push(p);
     });
   }
-  const httpPatches = patches.filter((p) => p.cp.applyTo === 'HTTP_FILTER');
-  const netPatches = patches.filter((p) => p.cp.applyTo === 'NETWORK_FILTER');
-  const routePatches = patches.filter((p) => p.cp.applyTo === 'VIRTUAL_HOST' || p.cp.applyTo === 'HTTP_ROUTE');
   for (const p of patches) {
-    if (p.cp.applyTo === 'HTTP_FILTER' || p.cp.applyTo === 'NETWORK_FILTER' || p.cp.applyTo === 'VIRTUAL_HOST' || p.cp.applyTo === 'HTTP_ROUTE') continue;
+    if (SUPPORTED_APPLY_TO.has(p.cp.applyTo ?? '')) continue;
     r.report(p, ['applyTo'], 'SLU0520', 'warning', `applyTo ${p.cp.applyTo} is not supported by Sluice; the patch is not applied`, 'Sluice applies HTTP_FILTER (local_ratelimit, ratelimit), NETWORK_FILTER MERGE of the HTTP connection manager, and VIRTUAL_HOST/HTTP_ROUTE MERGE of typed_per_filter_config and rate_limits');
   }
   if (patches.length === 0) {
     recordOutcomes(all, input.outcomes);
-    return [...input.listeners];
+    return sides.map((side) => [...side.listeners]);
   }
+  const out = sides.map((side) => patchSide(input, side, patches.filter((p) => contextApplies(p, side.context)), r));
+
+  for (const p of patches) {
+    // A patch already reported as not applied is not also "matched nothing".
+    if (p.applied || p.notApplied !== null) continue;
+    if (!SUPPORTED_APPLY_TO.has(p.cp.applyTo ?? '')) continue;
+    const hint = sides.filter((side) => contextApplies(p, side.context)).map((side) => matchedNothingHint(p, side)).find((h) => h !== '') ?? '';
+    r.report(p, ['match'], 'SLU0535', 'info', `this patch matched nothing on this workload${hint}, so it has no effect (as in Istio)`);
+  }
+  recordOutcomes(all, input.outcomes);
+  return out;
+}
+
+/** Why a patch's listener.portNumber found no listener on this side, in the words of that side. */
+function matchedNothingHint(p: Patch, side: EnvoyFilterSide): string {
+  const pn = p.cp.match?.listener?.portNumber;
+  const specific = p.cp.match?.context === side.context;
+  if (side.context === 'SIDECAR_INBOUND' && side.listeners.length === 0) return specific ? ' (this sidecar has no inbound listener: start it with --app-port)' : '';
+  if (pn === undefined || pn === 0) return '';
+  if (side.context === 'GATEWAY') {
+    const mapped = side.listeners.find((l) => l.port === pn && l.bindPort !== pn);
+    return mapped !== undefined ? ` (listener.portNumber ${pn} is the Gateway port; Istio matches the port the listener binds, here ${mapped.bindPort})` : '';
+  }
+  if (side.context === 'SIDECAR_INBOUND') {
+    const l = side.listeners[0]!;
+    return l.port !== pn ? ` (on a sidecar's inbound side listener.portNumber is the application port, which Istio's virtualInbound chains match (the Service targetPort): here ${l.port}, --app-port)` : '';
+  }
+  if (!specific) return '';
+  return side.listeners.some((l) => l.port === pn) ? '' : ` (the sidecar has no outbound HTTP listener for port ${pn}: no Service, ServiceEntry or mesh VirtualService on this port is visible to it)`;
+}
+
+/** One side: route-level additions per route configuration, then each chain's filter list and connection manager. */
+function patchSide(input: EnvoyFilterCommon, side: EnvoyFilterSide, patches: readonly Patch[], r: Reporter): Listener[] {
+  const context = side.context;
+  const httpPatches = patches.filter((p) => p.cp.applyTo === 'HTTP_FILTER');
+  const netPatches = patches.filter((p) => p.cp.applyTo === 'NETWORK_FILTER');
+  const routePatches = patches.filter((p) => p.cp.applyTo === 'VIRTUAL_HOST' || p.cp.applyTo === 'HTTP_ROUTE');
 
   // Route-level additions, per route configuration (shared by the chains that use it).
   const scopes = new Map<string, RouteScope>();
-  for (const l of input.listeners) for (const c of l.filterChains) {
+  for (const l of side.listeners) for (const c of l.filterChains) {
     if (c.routeConfigName === null) continue;
     const rc = input.routeConfigs.get(c.routeConfigName);
     if (rc === undefined) continue;
@@ -508,17 +585,26 @@ export function applyEnvoyFilters(input: EnvoyFilterInput): Listener[] {
     }
   }
 
+  // A sidecar's outbound listeners share one explicit-proxy connection: connection settings
+  // can only come from patches that do not pick a listener or chain.
+  const netUsable = side.sharedConnection === true ? netPatches.filter((p) => {
+    const m = p.cp.match?.listener;
+    const picks = m !== undefined && ((m.portNumber ?? 0) !== 0 || (m.name ?? '') !== '' || (m.filterChain !== undefined && Object.keys(m.filterChain).some((k) => k !== 'filter')));
+    if (picks) r.report(p, ['match', 'listener'], 'SLU0539', 'warning', 'on a sidecar\'s outbound side Sluice is one explicit proxy (--outbound-port) whose connections carry requests to every destination port, so connection manager settings cannot be chosen per listener or port; the patch is not applied', 'drop match.listener.portNumber/name/filterChain to apply it to every outbound connection');
+    return !picks;
+  }) : netPatches;
+
   const out: Listener[] = [];
-  for (const l of input.listeners) {
+  for (const l of side.listeners) {
     let changed = false;
     const chains = l.filterChains.map((c) => {
-      const matching = (ps: readonly Patch[]) => ps.filter((p) => listenerMatches(p, l) && chainMatches(p, l, c) && networkFilterMatches(p, c));
+      const matching = (ps: readonly Patch[]) => ps.filter((p) => listenerMatches(p, l, context) && chainMatches(p, l, c, context) && networkFilterMatches(p, c));
       const hcm: HcmSettings = { idleTimeoutMs: c.policies.idleTimeoutMs, maxConnectionDurationMs: c.policies.maxConnectionDurationMs };
       let rateLimits: RateLimitPolicies | null = null;
       let hcmChanged = false;
       if (c.kind === 'http') {
-        for (const p of matching(netPatches)) if (mergeHcm(p, hcm, r)) { p.applied = true; hcmChanged = true; }
-        const list: HttpFilterEntry[] = [...input.istioHttpFilters, ROUTER].map((name) => ({ name, kind: 'istio', value: null, patch: null }));
+        for (const p of matching(netUsable)) if (mergeHcm(p, hcm, r)) { p.applied = true; hcmChanged = true; }
+        const list: HttpFilterEntry[] = [...side.istioHttpFilters, ROUTER].map((name) => ({ name, kind: 'istio', value: null, patch: null }));
         for (const p of matching(httpPatches)) if (patchHttpFilters(p, list, r)) p.applied = true;
         rateLimits = buildRateLimits(list, l, c, additions.get(c.routeConfigName ?? '') ?? null, input, r);
       } else {
@@ -533,21 +619,10 @@ export function applyEnvoyFilters(input: EnvoyFilterInput): Listener[] {
     });
     out.push(changed ? Object.freeze({ ...l, filterChains: Object.freeze(chains) }) : l);
   }
-
-  for (const p of patches) {
-    // A patch already reported as not applied is not also "matched nothing".
-    if (p.applied || p.notApplied !== null) continue;
-    if (!['HTTP_FILTER', 'NETWORK_FILTER', 'VIRTUAL_HOST', 'HTTP_ROUTE'].includes(p.cp.applyTo ?? '')) continue;
-    const pn = p.cp.match?.listener?.portNumber;
-    const mapped = pn !== undefined ? input.listeners.find((l) => l.port === pn && l.bindPort !== pn) : undefined;
-    const hint = mapped !== undefined ? ` (listener.portNumber ${pn} is the Gateway port; Istio matches the port the listener binds, here ${mapped.bindPort})` : '';
-    r.report(p, ['match'], 'SLU0535', 'info', `this patch matched nothing on this workload${hint}, so it has no effect (as in Istio)`);
-  }
-  recordOutcomes(all, input.outcomes);
   return out;
 }
 
-function buildRateLimits(list: readonly HttpFilterEntry[], l: Listener, c: FilterChain, adds: Map<object, ScopeAdditions> | null, input: EnvoyFilterInput, r: Reporter): RateLimitPolicies | null {
+function buildRateLimits(list: readonly HttpFilterEntry[], l: Listener, c: FilterChain, adds: Map<object, ScopeAdditions> | null, input: EnvoyFilterCommon, r: Reporter): RateLimitPolicies | null {
   const slots: (RateLimitInstance[] | null)[] = SLOT_ORDERS.map(() => null);
   let any = false;
   for (let i = 0; i < list.length; i++) {

@@ -7,6 +7,8 @@ import { DEFAULT_LISTENER_POLICIES, type ListenerPolicies } from '../policies.js
 import type { EnvoyFilterPatchOutcome, Listener, RouteConfiguration } from '../snapshot.js';
 import { compileAuthorization, numTrustedProxies } from './authz.js';
 import { applyEnvoyFilters } from './envoy-filter.js';
+import { applySidecarEnvoyFilters } from './envoy-filter-sidecar.js';
+import type { SidecarConfig } from '../sidecar-snapshot.js';
 import { compileJwtAuthn } from './jwt.js';
 import { findWorkloadScopeProblems } from './scope-problems.js';
 import { selectPolicies, type PolicyTarget } from './selection.js';
@@ -25,6 +27,8 @@ export interface WorkloadSecurity {
   policiesFor(port: number): ListenerPolicies;
   /** Applies the workload's EnvoyFilters to the built listeners. */
   finish(listeners: readonly Listener[], routeConfigs: ReadonlyMap<string, RouteConfiguration>): Listener[];
+  /** Applies the workload's EnvoyFilters to a sidecar's inbound (SIDECAR_INBOUND) and outbound (SIDECAR_OUTBOUND) listeners. */
+  finishSidecar(sidecar: SidecarConfig, routeConfigs: ReadonlyMap<string, RouteConfiguration>): SidecarConfig;
   /** After finish: what happened to each EnvoyFilter patch. */
   readonly patchOutcomes: readonly EnvoyFilterPatchOutcome[];
 }
@@ -63,6 +67,17 @@ export function compileWorkloadSecurity(ctx: CompileContext, gateways: readonly 
       if (http !== null) istioHttpFilters.push('envoy.filters.http.rbac');
       istioHttpFilters.push('envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats');
       return applyEnvoyFilters({ ctx, filters: efs, listeners, routeConfigs, istioHttpFilters, trustedHops: numTrustedProxies(ctx), serviceCluster: serviceCluster(ctx), outcomes: patchOutcomes });
+    },
+    finishSidecar(sidecar, routeConfigs) {
+      if (efs.length === 0) return sidecar;
+      http ??= compileAuthorization(ctx, aps, false, 0);
+      // Istio's sidecar HTTP filters: metadata exchange first; authentication and authorization inbound only.
+      const inboundFilters = ['istio.metadata_exchange'];
+      if (jwt !== null) inboundFilters.push('envoy.filters.http.jwt_authn', 'istio_authn');
+      if (http?.custom != null) inboundFilters.push('envoy.filters.http.ext_authz');
+      if (http !== null) inboundFilters.push('envoy.filters.http.rbac');
+      const common = ['envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats'];
+      return applySidecarEnvoyFilters({ ctx, filters: efs, routeConfigs, trustedHops: numTrustedProxies(ctx), serviceCluster: serviceCluster(ctx), outcomes: patchOutcomes }, sidecar, [...inboundFilters, ...common], ['istio.metadata_exchange', ...common]);
     },
   };
 }

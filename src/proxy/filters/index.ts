@@ -30,13 +30,15 @@ const warned = new Set<string>();
  */
 export function onSnapshotApplied(s: Snapshot, dnsOverride: (host: string) => string[] | undefined): void {
   setJwksHostOverride(dnsOverride);
-  for (const l of s.listeners) {
+  const sc = s.sidecar ?? null;
+  const sidecarListeners = sc === null ? [] : sc.inbound === null ? [sc.outbound.listener] : [sc.outbound.listener, sc.inbound.listener];
+  for (const l of [...s.listeners, ...sidecarListeners]) {
     for (const c of l.filterChains) {
       const jwt = c.policies.jwt;
       if (jwt !== null) for (const p of jwt.providers) p.keys.start();
-      const rl = c.policies.rateLimits;
-      if (rl === null) continue;
-      for (const slot of rl.slots) for (const inst of slot ?? []) {
+      const chainRl = c.policies.rateLimits;
+      if (chainRl === null) continue;
+      for (const rl of chainRl.byRouteConfig?.values() ?? [chainRl]) for (const slot of rl.slots) for (const inst of slot ?? []) {
         if (inst.kind !== 'global') continue;
         const svc = rateLimitService();
         const why = svc === null ? 'no rate limit service is configured (--ratelimit-config FILE --ratelimit-redis URL)'

@@ -69,40 +69,40 @@ export function onRequestHeaders(s: HttpStream, current: Snapshot): void {
   // Telemetry tracing: the span starts here, so local replies are traced too (as in Envoy).
   const telemetry = current.telemetry;
   if (telemetry != null) startTrace(s, telemetry);
-  if (!routeStream(s, current)) return;
+  routeStream(s, current);
   s.filterIndex = 0;
   continueFilters(s);
 }
 
 /**
  * Route selection (Envoy's connection manager before the filters run): sets `s.routeConfig`,
- * `s.vhost` and `s.route`, or sends the local reply (404 NR, the https redirect) and returns
- * false. `sluice trace` runs this same function on its own stream.
+ * `s.vhost` and `s.route` (null when no route matches, or when the virtual host redirects plain
+ * HTTP to https). Returns whether a route was found. It answers nothing itself: as in Envoy, the
+ * 404 NR and the https redirect are the router's, the last filter's, so JWT, authorization and
+ * rate limits see those requests first (`sendRouteMiss`). `sluice trace` runs this same function.
  */
 export function routeStream(s: HttpStream, current: Snapshot): boolean {
   const rc = routeConfigFor(s, current);
   s.routeConfig = rc;
   const vhost = rc === null ? null : selectVirtualHost(rc, s.authority);
   s.vhost = vhost;
-  if (vhost === null) {
-    sendLocalReply(s, 404, '', ResponseFlag.NR, 'route_not_found');
-    return false;
-  }
-  if (vhost.requireTls && s.scheme === 'http') {
-    s.details = 'direct_response';
-    sendLocalReply(s, 301, '', 0, 'direct_response', ['location', `https://${s.authority}${s.path}`]);
-    return false;
-  }
+  if (vhost === null || (vhost.requireTls && s.scheme === 'http')) return false;
   const routes = vhost.routes;
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i]!;
-    if (matchRoute(r.match, s)) { s.route = r; break; }
+    if (matchRoute(r.match, s)) { s.route = r; return true; }
   }
-  if (s.route === null) {
-    sendLocalReply(s, 404, '', ResponseFlag.NR, 'route_not_found');
-    return false;
+  return false;
+}
+
+/** The router's answer for a stream without a route: the https redirect of a TLS-only virtual host, else 404 NR. */
+export function sendRouteMiss(s: HttpStream): void {
+  const v = s.vhost;
+  if (v !== null && v.requireTls && s.scheme === 'http') {
+    sendLocalReply(s, 301, '', 0, 'direct_response', ['location', `https://${s.authority}${s.path}`]);
+    return;
   }
-  return true;
+  sendLocalReply(s, 404, '', ResponseFlag.NR, 'route_not_found');
 }
 
 /** Runs the filters from `s.filterIndex`; a filter that stopped calls this again to resume. */
@@ -120,7 +120,8 @@ export function continueFilters(s: HttpStream): void {
     }
     if (st === FilterStatus.Stop || s.completed) return;
   }
-  const route = s.route!;
+  const route = s.route;
+  if (route === null) { sendRouteMiss(s); return; }
   const a = route.action;
   if (a.kind === 'route') forwardRequest(s, a);
   else if (a.kind === 'redirect') sendRedirect(s, a);

@@ -529,7 +529,14 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
       completeStream(s);
       return;
     }
-    this.#fail(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}${detail !== '' ? `, transport failure reason: ${detail}` : ''}`, flag, `upstream_reset_before_response_started{${key}}`);
+    // Envoy's router words the body this way once a retry has happened (is_retry_). Since Envoy
+    // 1.27 a failed connect is a "remote connection failure" (or "connection timeout") and the
+    // details carry the transport failure reason after a `|`, spaces as underscores.
+    const retried = this.#attempts > 1 ? 'retried and the latest ' : '';
+    const timeout = reason === 'connection failure' && detail.startsWith('connect timeout');
+    const shown = reason !== 'connection failure' ? reason : timeout ? 'connection timeout' : 'remote connection failure';
+    const transport = reason === 'connection failure' && !timeout ? detail : '';
+    this.#fail(503, `upstream connect error or disconnect/reset before headers. ${retried}reset reason: ${shown}${transport !== '' ? `, transport failure reason: ${transport}` : ''}`, flag, `upstream_reset_before_response_started{${`${shown}${transport !== '' ? `|${transport}` : ''}`.replace(/ /g, '_')}}`);
   }
 
   #scheduleRetry(): void {

@@ -49,6 +49,18 @@ function sanOf(cert: PeerCertificate): string[] {
   return alt.split(', ').map((s) => s.replace(/^(DNS|URI|IP Address):/, '')).filter((s) => s !== '');
 }
 
+// strerror() of the socket errors a connect meets, as Envoy words them.
+const STRERROR: Record<string, string> = {
+  ECONNREFUSED: 'Connection refused', ECONNRESET: 'Connection reset by peer', ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host', ENETUNREACH: 'Network is unreachable', EADDRNOTAVAIL: 'Cannot assign requested address',
+};
+
+/** A failed connect as Envoy's transport failure reason: `delayed connect error: Connection refused`. */
+function connectErrorReason(e: Error): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code !== undefined && code in STRERROR ? `delayed connect error: ${STRERROR[code]}` : `${code ?? 'error'}: ${e.message}`;
+}
+
 /**
  * The transport to one endpoint: TCP, or TLS originated per the cluster's DestinationRule:
  * verified against the CA (system roots when none is given), the SANs checked against
@@ -61,7 +73,7 @@ export function makeConnector(address: string, port: number, tls: ClientTlsConte
       const s: Socket = netConnect({ host: address, port, ...(localAddress !== null ? { localAddress } : {}), ...(sharedRead ? { onread: SHARED_READ } : {}) });
       if (sharedRead) markSharedRead(s);
       s.once('connect', () => { s.removeListener('error', onErr); onReady(s); });
-      const onErr = (e: Error): void => onFail(`${(e as NodeJS.ErrnoException).code ?? 'error'}: ${e.message}`);
+      const onErr = (e: Error): void => onFail(connectErrorReason(e));
       s.once('error', onErr);
       return () => s.destroy();
     };
@@ -96,7 +108,7 @@ export function makeConnector(address: string, port: number, tls: ClientTlsConte
     // %UPSTREAM_TRANSPORT_FAILURE_REASON%: Envoy prints `TLS_error:...`; ours names the check.
     const onErr = (e: Error): void => {
       const code = (e as NodeJS.ErrnoException).code;
-      onFail(code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' ? `${code}: ${e.message}` : `TLS_error: ${code !== undefined && code !== 'ERR_TLS_CERT_ALTNAME_INVALID' ? `${code} ` : ''}${e.message}`);
+      onFail(code !== undefined && code in STRERROR ? connectErrorReason(e) : `TLS_error: ${code !== undefined && code !== 'ERR_TLS_CERT_ALTNAME_INVALID' ? `${code} ` : ''}${e.message}`);
     };
     s.once('error', onErr);
     return () => s.destroy();

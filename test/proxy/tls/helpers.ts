@@ -45,7 +45,7 @@ export function tlsHandshake(port: number, o: ConnectionOptions): Promise<TlsRes
     const finish = (r: TlsResult): void => { if (!done) { done = true; resolve(r); } };
     s.once('secureConnect', () => {
       const cert = s.getPeerCertificate();
-      finish({ ok: true, error: '', socket: s, serverCn: cert?.subject?.CN ?? '', alpn: s.alpnProtocol || '', protocol: s.getProtocol() ?? '' });
+      finish({ ok: true, error: '', socket: s, serverCn: [cert?.subject?.CN ?? ''].flat()[0] ?? '', alpn: s.alpnProtocol || '', protocol: s.getProtocol() ?? '' });
     });
     s.once('error', (e) => finish({ ok: false, error: `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`, socket: null, serverCn: '', alpn: '', protocol: '' }));
     s.once('close', () => finish({ ok: false, error: 'closed', socket: null, serverCn: '', alpn: '', protocol: '' }));

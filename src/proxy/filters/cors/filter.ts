@@ -18,7 +18,7 @@ function allowed(c: CorsConfig, origin: string): boolean {
 export const corsFilter: HttpFilter = {
   name: 'envoy.filters.http.cors',
   onRequest(s) {
-    const c = s.route!.filters.cors;
+    const c = s.route === null ? null : s.route.filters.cors;
     if (c === null) return FilterStatus.Continue;
     const origin = s.header('origin');
     if (origin === undefined) return FilterStatus.Continue;
@@ -42,8 +42,8 @@ export const corsFilter: HttpFilter = {
     return FilterStatus.Continue;
   },
   explain(s) {
-    const c = s.route!.filters.cors;
-    if (c === null) return { verdict: 'skip', summary: 'no corsPolicy on this route' };
+    const c = s.route === null ? null : s.route.filters.cors;
+    if (c === null) return { verdict: 'skip', summary: s.route === null ? 'no route' : 'no corsPolicy on this route' };
     const origin = s.header('origin');
     if (origin === undefined) return { verdict: 'continue', summary: 'no Origin header: not a CORS request' };
     const preflight = s.method === 'OPTIONS' && s.header('access-control-request-method') !== undefined;
@@ -59,7 +59,7 @@ export const corsFilter: HttpFilter = {
     if (c.allowHeaders !== '') headers.push(['access-control-allow-headers', c.allowHeaders]);
     if (c.maxAge !== '') headers.push(['access-control-max-age', c.maxAge]);
     if (c.allowCredentials) headers.push(['access-control-allow-credentials', 'true']);
-    return { verdict: 'reply', summary: `preflight from allowed origin ${origin}: answered by the gateway`, status: 200, details: 'cors_response', headers };
+    return { verdict: 'reply', summary: `preflight from allowed origin ${origin}: answered by the proxy`, status: 200, details: 'cors_response', headers };
   },
   onResponseHeaders(s: HttpStream, _status: number, headers: HeaderList) {
     const c = s.route!.filters.cors!;

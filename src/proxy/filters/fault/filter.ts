@@ -34,7 +34,7 @@ function abortOrContinue(s: HttpStream): void {
 export const faultFilter: HttpFilter = {
   name: 'envoy.filters.http.fault',
   onRequest(s) {
-    const f = s.route!.filters.fault;
+    const f = s.route === null ? null : s.route.filters.fault;
     if (f === null) return FilterStatus.Continue;
     if (f.delayPerMillion > 0 && f.delayMs > 0 && hit(f.delayPerMillion)) {
       s.setFlag(ResponseFlag.DI);
@@ -46,8 +46,8 @@ export const faultFilter: HttpFilter = {
     return FilterStatus.Stop;
   },
   explain(s) {
-    const f = s.route!.filters.fault;
-    if (f === null) return { verdict: 'skip', summary: 'no fault on this route' };
+    const f = s.route === null ? null : s.route.filters.fault;
+    if (f === null) return { verdict: 'skip', summary: s.route === null ? 'no route' : 'no fault on this route' };
     const pct = (pm: number): string => `${pm / 10_000}%`;
     const steps: string[] = [];
     if (f.delayPerMillion > 0 && f.delayMs > 0) steps.push(`delay ${f.delayMs} ms for ${pct(f.delayPerMillion)} of requests (flag DI)`);

@@ -145,13 +145,15 @@ export function buildDescriptors(limits: readonly RouteRateLimit[], stage: numbe
   return out;
 }
 
-/** The rate limits of the request's route, else of its virtual host (Envoy without include_vh_rate_limits). */
+/**
+ * The rate limits of the request's route, else of its virtual host (Envoy without
+ * include_vh_rate_limits). None without a route entry — a 404 NR, the https redirect, a
+ * redirect or direct_response route — as Envoy's ratelimit filters skip those.
+ */
 export function routeRateLimits(byScope: ReadonlyMap<object, readonly RouteRateLimit[]> | null, s: HttpStream): readonly RouteRateLimit[] | null {
-  if (byScope === null) return null;
-  if (s.route !== null) {
-    const r = byScope.get(s.route);
-    if (r !== undefined) return r;
-  }
+  if (byScope === null || s.route === null || s.route.action.kind !== 'route') return null;
+  const r = byScope.get(s.route);
+  if (r !== undefined) return r;
   if (s.vhost !== null) {
     const v = byScope.get(s.vhost);
     if (v !== undefined) return v;

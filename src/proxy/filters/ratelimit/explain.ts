@@ -12,7 +12,7 @@ import { tokenBuckets, type TokenBucket, type TokenBucketSpec } from '../local-r
 import type { GlobalRateLimitConfig } from './config.js';
 import { buildDescriptors, firstCluster, routeRateLimits, type Descriptor } from './descriptors.js';
 import { rateLimitService } from './service.js';
-import type { GlobalRateLimitInstance, LocalRateLimitInstance, RateLimitPolicies } from './slots.js';
+import { streamRateLimits, type GlobalRateLimitInstance, type LocalRateLimitInstance, type RateLimitPolicies } from './slots.js';
 
 type Explained = FilterExplanation & { readonly verdict: 'continue' | 'reply' | 'unknown' | 'skip' };
 
@@ -86,7 +86,7 @@ function explainLocal(s: HttpStream, rl: RateLimitPolicies, inst: LocalRateLimit
   if (cfg.enabledPerMillion < 1_000_000) steps.push(`filter_enabled ${pct(cfg.enabledPerMillion)}: the other requests are not checked`);
   const buckets = localBuckets(s, rl, cfg, offline, steps);
   if (buckets.length === 0) return { verdict: 'continue', summary: `${cfg.statPrefix}${perRoute}: no bucket applies to this request`, decidedBy: by, steps };
-  for (const b of buckets) steps.push(`${b.label}: ${b.remaining} token${b.remaining === 1 ? '' : 's'} left (${refill(b.spec)}; next fill in ${seconds(Math.ceil(b.nextFillMs))})${offline ? ' — as a gateway starts; offline, the live bucket is not known' : cfg.perConnection ? ' — per downstream connection: a new connection starts full' : ''}`);
+  for (const b of buckets) steps.push(`${b.label}: ${b.remaining} token${b.remaining === 1 ? '' : 's'} left (${refill(b.spec)}; next fill in ${seconds(Math.ceil(b.nextFillMs))})${offline ? ' — as the proxy starts; offline, the live bucket is not known' : cfg.perConnection ? ' — per downstream connection: a new connection starts full' : ''}`);
   const empty = buckets.find((b) => b.remaining < 1);
   if (empty === undefined) {
     return { verdict: 'continue', summary: `${cfg.statPrefix}${perRoute}: ${buckets.map((b) => `${b.remaining}/${b.spec.maxTokens} tokens in ${b.label}`).join(', ')}: allowed (the request takes one)`, decidedBy: by, steps };
@@ -153,8 +153,8 @@ function explainGlobal(s: HttpStream, rl: RateLimitPolicies, inst: GlobalRateLim
 
 /** The instances at one slot, in order, as run() in slot-filter.ts takes them; the first reply ends it. */
 export function explainRateLimitSlot(s: HttpStream, slot: number, offline: boolean): FilterExplanation {
-  const rl = s.conn.chain.policies.rateLimits;
-  if (rl === null) return { verdict: 'skip', summary: 'no rate-limit EnvoyFilter applies to this chain' };
+  const rl = streamRateLimits(s.conn.chain.policies.rateLimits, s.routeConfig);
+  if (rl === null) return { verdict: 'skip', summary: s.conn.chain.policies.rateLimits === null ? 'no rate-limit EnvoyFilter applies to this chain' : `no rate-limit EnvoyFilter applies to the outbound listener for route configuration ${s.routeConfig?.name ?? '(none)'}` };
   const list = rl.slots[slot]!;
   if (list === null) return { verdict: 'skip', summary: 'no rate-limit filter inserted at this position' };
   const results: Explained[] = [];

@@ -6,7 +6,7 @@ import type { HttpStream } from '../../http/stream.js';
 import { checkLocalRateLimit } from '../local-ratelimit/filter.js';
 import { explainRateLimitSlot } from './explain.js';
 import { checkGlobalRateLimit } from './filter.js';
-import type { RateLimitInstance, RateLimitPolicies } from './slots.js';
+import { streamRateLimits, type RateLimitInstance, type RateLimitPolicies } from './slots.js';
 
 function run(s: HttpStream, rl: RateLimitPolicies, list: readonly RateLimitInstance[], from: number): FilterStatus {
   for (let i = from; i < list.length; i++) {
@@ -32,8 +32,9 @@ export function rateLimitSlotFilter(slot: number): HttpFilter {
   return {
     name: `envoy.filters.http.local_ratelimit@${slot}`,
     onRequest(s) {
-      const rl = s.conn.chain.policies.rateLimits;
+      let rl = s.conn.chain.policies.rateLimits;
       if (rl === null) return FilterStatus.Continue;
+      if (rl.byRouteConfig !== undefined && (rl = streamRateLimits(rl, s.routeConfig)) === null) return FilterStatus.Continue;
       const list = rl.slots[slot]!;
       if (list === null) return FilterStatus.Continue;
       return run(s, rl, list, 0);

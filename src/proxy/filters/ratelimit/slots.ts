@@ -59,4 +59,27 @@ export interface RateLimitPolicies {
   readonly routeRateLimits: ScopeMap<readonly RouteRateLimit[]> | null;
   /** x-forwarded-for hops to trust for `remote_address` (numTrustedProxies). */
   readonly trustedHops: number;
+  /**
+   * A sidecar's outbound proxy: the policies of the destination port's listener, by the
+   * request's route configuration name ("80", ...); the fields above are then unused. Absent
+   * elsewhere.
+   */
+  readonly byRouteConfig?: RouteConfigMap<RateLimitPolicies>;
+}
+
+/** Config by route configuration name (a sidecar's per-port outbound listeners). */
+export class RouteConfigMap<T> extends Map<string, T> {
+  toJSON(): unknown {
+    return Object.fromEntries(this);
+  }
+}
+
+/**
+ * The policies a stream's rate-limit filters run: the chain's, or on a sidecar's outbound
+ * proxy those of the listener for the request's destination port (null when that port has
+ * none, as Istio's passthrough has no HTTP filters).
+ */
+export function streamRateLimits(rl: RateLimitPolicies | null, routeConfig: { readonly name: string } | null): RateLimitPolicies | null {
+  if (rl === null || rl.byRouteConfig === undefined) return rl;
+  return routeConfig === null ? null : (rl.byRouteConfig.get(routeConfig.name) ?? null);
 }
