@@ -21,6 +21,9 @@
 #                  prints extra wrk arguments (e.g. an Authorization header). Ratios "vs sluice"
 #                  give the cost of the variant's features.
 #   sluice{FLAGS}  with --node-variants 'FLAGS;VAR=value': Sluice under node FLAGS or with VAR set (experiments)
+#   sluice@NAME    with --compare DIR (repeatable): the Sluice of another built checkout (e.g. a git
+#                  worktree of main: `git worktree add /tmp/base main && (cd /tmp/base && npm ci &&
+#                  npm run build)`), same flags and config: before/after in the same run
 #
 # Scenarios (--scenarios, comma list):
 #   small   wrk -t1 -c64, GET /      -> 2-byte body through the dozen routes
@@ -34,7 +37,7 @@
 #
 # Usage: bench/run.sh [--rounds N] [--duration S] [--connections N] [--scenarios LIST]
 #                     [--contestants LIST] [--codecs LIST] [--variants LIST] [--sluice-args ARGS]
-#                     [--out FILE]
+#                     [--compare DIR] [--out FILE]
 #   defaults: 2 rounds, 3 s, 64 connections, scenarios small,16k,https,h2,
 #             contestants sluice,nginx,node
 # Env: RUN_DIR (/tmp/sluice-bench, wiped), BASE_PORT (19000), PROXY_CPU (0), CLIENT_CPU (1),
@@ -45,7 +48,7 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$BENCH")
 ROUNDS=2 DURATION=3 CONNS=64 SCENARIOS=small,16k,https,h2 CONTESTANTS=sluice,nginx,node
-CODECS="" VARIANTS="" SLUICE_ARGS="" OUT="" NODE_VARIANTS=""
+CODECS="" VARIANTS="" SLUICE_ARGS="" OUT="" NODE_VARIANTS="" COMPARE=()
 RUN_DIR=${RUN_DIR:-/tmp/sluice-bench}
 BASE_PORT=${BASE_PORT:-19000}
 PROXY_CPU=${PROXY_CPU:-0}
@@ -67,6 +70,7 @@ while (($#)); do
     --sluice-args) SLUICE_ARGS=$2; shift 2 ;;
     --node-variants) NODE_VARIANTS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --compare) [[ -f $2/bin/sluice.js ]] || die "--compare $2: no bin/sluice.js there"; COMPARE+=("$(cd "$2" && pwd)"); shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
@@ -186,14 +190,14 @@ add() { # name cmd cpus [tls:yes/no] [h2: same|next|none] [wrk args]
   C_WRK+=("${6:-}")
 }
 SLUICE_BIN=$ROOT/bin/sluice.js
-sluice_cmd() { # port configs-args extra-args [node flags, or VAR=value for the environment]
+sluice_cmd() { # port configs-args extra-args [node flags, or VAR=value for the environment] [sluice.js]
   local launch="node ${4:-${SLUICE_NODE_FLAGS:-}}"
   [[ ${4:-} == [A-Z]*=* ]] && launch="env $4 node"
-  echo "exec $launch $SLUICE_BIN run $2 --port-map 80=$1,443=$(($1 + 1)) --listen-host 127.0.0.1 \
+  echo "exec $launch ${5:-$SLUICE_BIN} run $2 --port-map 80=$1,443=$(($1 + 1)) --listen-host 127.0.0.1 \
 --admin-port $(($1 + 3)) --credentials $RUN_DIR/creds --access-log $RUN_DIR/logs/access-$1.log \
 --log-level warn $3 $SLUICE_ARGS"
 }
-add_sluice() { # name cpus extra-args [variant] [node flags]
+add_sluice() { # name cpus extra-args [variant] [node flags] [sluice.js]
   local p=$NEXT_PORT cfg="-c $RUN_DIR/configs/base" wrkargs=""
   if [[ -n ${4:-} ]]; then
     [[ -d $BENCH/configs/$4 ]] || die "--variants $4: no folder bench/configs/$4"
@@ -201,7 +205,7 @@ add_sluice() { # name cpus extra-args [variant] [node flags]
     cfg="$cfg -c $RUN_DIR/configs/$4"
     [[ -x $BENCH/configs/$4/wrk-args.sh ]] && wrkargs=$(RUN_DIR=$RUN_DIR "$BENCH/configs/$4/wrk-args.sh")
   fi
-  add "$1" "$(sluice_cmd "$p" "$cfg" "$3" "${5:-}")" "$2" yes same "$wrkargs"
+  add "$1" "$(sluice_cmd "$p" "$cfg" "$3" "${5:-}" "${6:-}")" "$2" yes same "$wrkargs"
 }
 
 IFS=, read -ra CLIST <<<"$CONTESTANTS"
@@ -224,6 +228,7 @@ UPSTREAM_PORT=$UP_PORT exec node $BENCH/node/baseline-proxy.mjs" "$PROXY_CPU" ye
         IFS=';' read -ra NV <<<"$NODE_VARIANTS"
         for nv in "${NV[@]}"; do add_sluice "sluice{${nv// /}}" "$PROXY_CPU" "--concurrency 1" "" "$nv"; done
       fi
+      for d in "${COMPARE[@]}"; do add_sluice "sluice@$(basename "$d")" "$PROXY_CPU" "--concurrency 1" "" "" "$d/bin/sluice.js"; done
       if [[ -n $VARIANTS ]]; then
         IFS=, read -ra VA <<<"$VARIANTS"
         for v in "${VA[@]}"; do add_sluice "sluice+$v" "$PROXY_CPU" "--concurrency 1" "$v"; done
