@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { getHeader } from '../proxy/http/headers.js';
 import { formatResponseFlags } from '../proxy/http/response-flags.js';
 import type { HttpStream } from '../proxy/http/stream.js';
@@ -72,59 +72,15 @@ export function formatRefusedLine(socket: { localAddress?: string | undefined; l
   return `[${new Date().toISOString()}] "- - -" 0 NR filter_chain_not_found - "-" 0 0 0 - "-" "-" "-" "-" "-" - - ${addr(v4(socket.localAddress), socket.localPort ?? 0)} ${addr(v4(socket.remoteAddress), socket.remotePort ?? 0)} ${dash(sni)} -\n`;
 }
 
-/**
- * A log file written synchronously once per event-loop turn, as nginx writes its access log:
- * appending to the page cache takes microseconds, while fs.WriteStream hands every write to
- * libuv's thread pool (two thread wake-ups and a Buffer copy per turn: ~15% of a small
- * request's CPU time in bench/run.sh). A write error drops that batch, reported once.
- */
-class SyncFile {
-  #fd: number | null;
-  #failed = false;
-  readonly #path: string;
-
-  constructor(path: string) {
-    this.#path = path;
-    let fd: number | null = null;
-    try {
-      fd = openSync(path, 'a');
-    } catch (e) {
-      this.#fail(e);
-    }
-    this.#fd = fd;
-  }
-
-  #fail(e: unknown): void {
-    if (this.#failed) return;
-    this.#failed = true;
-    process.stderr.write(`sluice: access log ${this.#path}: ${(e as Error).message} (its lines are dropped)\n`);
-  }
-
-  write(s: string): boolean {
-    if (this.#fd === null) return true;
-    try {
-      writeSync(this.#fd, s);
-    } catch (e) {
-      this.#fail(e);
-    }
-    return true;
-  }
-
-  end(cb: () => void): void {
-    if (this.#fd !== null) { try { closeSync(this.#fd); } catch { /* closed */ } this.#fd = null; }
-    cb();
-  }
-}
-
 export class AccessLog {
-  readonly #out: NodeJS.WritableStream | SyncFile | null;
+  readonly #out: NodeJS.WritableStream | WriteStream | null;
   #buf = '';
   #scheduled = false;
   readonly #shared: boolean;
   readonly #flushBound = (): void => this.flush();
 
   constructor(target: AccessLogTarget) {
-    this.#out = target.kind === 'off' ? null : target.kind === 'stdout' ? process.stdout : new SyncFile(target.path);
+    this.#out = target.kind === 'off' ? null : target.kind === 'stdout' ? process.stdout : createWriteStream(target.path, { flags: 'a' });
     this.#shared = cluster.isWorker && target.kind === 'stdout';
   }
 
@@ -166,7 +122,7 @@ export class AccessLog {
     return new Promise((resolve) => {
       if (out === null) { resolve(); return; }
       if (out === process.stdout) { out.write('', () => resolve()); return; }
-      (out as SyncFile).end(() => resolve());
+      (out as WriteStream).end(() => resolve());
     });
   }
 }
