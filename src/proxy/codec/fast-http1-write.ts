@@ -23,7 +23,14 @@ interface RawHandle {
   writev(req: WriteReq, chunks: (string | Buffer)[], allBuffers: boolean): number;
   readonly writeQueueSize: number;
 }
-const WriteWrap = (process as unknown as { binding(name: string): { WriteWrap: new () => WriteReq } }).binding('stream_wrap').WriteWrap;
+/** Node's WriteWrap (the request object of a handle write); null if this Node does not expose it: socket.write then. */
+const WriteWrap: (new () => WriteReq) | null = (() => {
+  try {
+    return (process as unknown as { binding(name: string): { WriteWrap?: new () => WriteReq } }).binding('stream_wrap').WriteWrap ?? null;
+  } catch {
+    return null;
+  }
+})();
 
 function onDirectWriteComplete(this: WriteReq, status: number): void {
   const b = this.batch;
@@ -66,7 +73,7 @@ export class WriteBatch {
   constructor(socket: Socket) {
     this.#socket = socket;
     const h = (socket as unknown as { _handle: (RawHandle & { constructor: { name: string } }) | null })._handle;
-    this.#handle = h !== null && h.constructor.name === 'TCP' ? h : null;
+    this.#handle = WriteWrap !== null && h !== null && h.constructor.name === 'TCP' ? h : null;
   }
 
   /** libuv completed a direct write that did not finish at once. */
@@ -82,7 +89,7 @@ export class WriteBatch {
     const h = this.#handle;
     const s = this.#socket;
     if (h === null || s.writableLength > 0 || (s as unknown as { _handle: unknown })._handle !== h) return false;
-    const req = new WriteWrap();
+    const req = new WriteWrap!();
     req.handle = h;
     req.oncomplete = onDirectWriteComplete;
     req.async = false;
