@@ -257,7 +257,7 @@ class PodIndex {
   }
 
   find(namespace: string, ref: ObjectReference | undefined, ip: string): PodInfo | undefined {
-    if (ref !== undefined && ref !== null && (ref.kind ?? 'Pod') === 'Pod' && typeof ref.name === 'string') {
+    if (ref?.kind === 'Pod' && typeof ref.name === 'string') {
       const byRef = this.#byName.get(`${typeof ref.namespace === 'string' && ref.namespace !== '' ? ref.namespace : namespace}/${ref.name}`);
       if (byRef !== undefined) return byRef;
     }
