@@ -578,7 +578,7 @@ export interface ServiceSpecK8s {
 
 export interface EndpointsResource {
   subsets?: {
-    addresses?: { ip: string; hostname?: string; targetRef?: Record<string, unknown> }[];
+    addresses?: { ip: string; hostname?: string; targetRef?: ObjectReference }[];
     notReadyAddresses?: { ip: string }[];
     ports?: { name?: string; port: number; protocol?: string; appProtocol?: string }[];
   }[];
@@ -586,8 +586,26 @@ export interface EndpointsResource {
 
 export interface EndpointSliceResource {
   addressType?: string;
-  endpoints?: { addresses: string[]; conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean }; hostname?: string }[];
+  endpoints?: { addresses: string[]; conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean }; hostname?: string; targetRef?: ObjectReference }[];
   ports?: { name?: string; port?: number; protocol?: string; appProtocol?: string }[];
+}
+
+/** An Endpoints address's / EndpointSlice endpoint's `targetRef` (a Pod, usually). */
+export interface ObjectReference {
+  kind?: string;
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Pod (core/v1): only what the service registry reads — its labels (metadata), service
+ * account and IPs. Endpoints of Services take their labels and identity from their Pod.
+ */
+export interface PodResource {
+  spec?: { serviceAccountName?: string; serviceAccount?: string; hostNetwork?: boolean; [key: string]: unknown };
+  status?: { podIP?: string; podIPs?: { ip: string }[]; phase?: string; conditions?: { type: string; status: string }[]; [key: string]: unknown };
 }
 
 /** Every kind Sluice understands, by `kind`. */
@@ -608,6 +626,7 @@ export interface SpecByKind {
   Service: ServiceSpecK8s;
   Endpoints: EndpointsResource;
   EndpointSlice: EndpointSliceResource;
+  Pod: PodResource;
 }
 
 export type Kind = keyof SpecByKind;

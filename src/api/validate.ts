@@ -24,9 +24,10 @@ const API_VERSIONS: Record<Kind, readonly string[]> = {
   Service: ['v1'],
   Endpoints: ['v1'],
   EndpointSlice: ['discovery.k8s.io/v1'],
+  Pod: ['v1'],
 };
 
-const CORE_KINDS: ReadonlySet<string> = new Set(['Secret', 'Endpoints', 'EndpointSlice']);
+const CORE_KINDS: ReadonlySet<string> = new Set(['Secret', 'Endpoints', 'EndpointSlice', 'Pod']);
 
 export function isKnownKind(kind: string): kind is Kind {
   return Object.hasOwn(API_VERSIONS, kind);

@@ -89,7 +89,7 @@ export function registerRun(program: Command): void {
     .option('--ratelimit-redis <url>', 'global rate limits: Redis shared by replicas, e.g. redis://127.0.0.1:6379 (default: counters in this process)')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
     .option('--request-headers-timeout <seconds>', 'time a client has to send its request headers (slowloris guard)', '60')
-    .option('--source <source>', 'where config comes from: files (the -c paths) | kubernetes (watch the API server: Istio CRDs, Services, Endpoints/EndpointSlices, Secrets of --namespace)', 'files')
+    .option('--source <source>', 'where config comes from: files (the -c paths) | kubernetes (watch the API server: Istio CRDs, Services, Endpoints/EndpointSlices, Pods, Secrets of --namespace)', 'files')
     .option('--kubeconfig <file>', '--source kubernetes: kubeconfig file (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)')
     .option('--watch-namespace <ns>', '--source kubernetes: read objects of this namespace only (repeatable; default all namespaces)', collect)
     .action(async (flags: RunFlags) => {

@@ -1,4 +1,4 @@
-import type { ServiceEntrySpec, WorkloadEntrySpec } from '../api/types.js';
+import type { ObjectReference, ServiceEntrySpec, WorkloadEntrySpec } from '../api/types.js';
 import type { Resource } from '../config/resource.js';
 import { resourceRef } from '../config/resource.js';
 import type { ConfigStore } from '../config/store.js';
@@ -126,12 +126,13 @@ function fromWorkloadEntry(we: WorkloadEntrySpec): RegistryEndpoint {
 export function buildRegistry(store: ConfigStore, domainSuffix: string): ServiceRegistry {
   const services: RegistryService[] = [];
   const workloadEntries = store.list('WorkloadEntry');
+  const pods = new PodIndex(store.list('Pod'));
 
   for (const se of store.list('ServiceEntry')) {
     services.push(...fromServiceEntry(se, workloadEntries, domainSuffix));
   }
   for (const svc of store.list('Service')) {
-    services.push(fromKubernetesService(svc, store, workloadEntries, domainSuffix));
+    services.push(fromKubernetesService(svc, store, pods, workloadEntries, domainSuffix));
   }
   return new ServiceRegistry(services);
 }
@@ -172,7 +173,7 @@ function fromServiceEntry(se: Resource<'ServiceEntry'>, wes: readonly Resource<'
   });
 }
 
-function fromKubernetesService(svc: Resource<'Service'>, store: ConfigStore, wes: readonly Resource<'WorkloadEntry'>[], domainSuffix: string): RegistryService {
+function fromKubernetesService(svc: Resource<'Service'>, store: ConfigStore, pods: PodIndex, wes: readonly Resource<'WorkloadEntry'>[], domainSuffix: string): RegistryService {
   const spec = svc.spec;
   const ports: ServicePortInfo[] = (spec.ports ?? []).map((p) => ({
     number: p.port,
@@ -186,7 +187,7 @@ function fromKubernetesService(svc: Resource<'Service'>, store: ConfigStore, wes
     const portMap: Record<string, number> = {};
     for (const p of subset.ports ?? []) portMap[p.name ?? ''] = p.port;
     for (const a of subset.addresses ?? []) {
-      endpoints.push({ address: a.ip, ports: byServicePortName(ports, portMap), labels: {}, locality: '', weight: 1, serviceAccount: '', network: '' });
+      endpoints.push(podEndpoint(a.ip, byServicePortName(ports, portMap), pods.find(svc.namespace, a.targetRef, a.ip)));
     }
   }
   for (const slice of store.list('EndpointSlice')) {
@@ -196,7 +197,7 @@ function fromKubernetesService(svc: Resource<'Service'>, store: ConfigStore, wes
     for (const e of slice.spec.endpoints ?? []) {
       if (e.conditions?.ready === false) continue;
       for (const address of e.addresses) {
-        endpoints.push({ address, ports: byServicePortName(ports, portMap), labels: {}, locality: '', weight: 1, serviceAccount: '', network: '' });
+        endpoints.push(podEndpoint(address, byServicePortName(ports, portMap), pods.find(svc.namespace, e.targetRef, address)));
       }
     }
   }
@@ -220,6 +221,56 @@ function fromKubernetesService(svc: Resource<'Service'>, store: ConfigStore, wes
     kubernetes: true,
     seq: svc.seq,
   };
+}
+
+/** What an endpoint of a Kubernetes Service takes from its Pod (Istio's pod cache). */
+interface PodInfo {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly serviceAccount: string;
+}
+
+/**
+ * The Pods behind Endpoints / EndpointSlice addresses, as Istio finds them: by the address's
+ * `targetRef` (kind Pod), else by IP among the namespace's running Pods (an IP two Pods share,
+ * e.g. hostNetwork Pods on one node, names none). Terminated Pods (Succeeded/Failed) are left out.
+ */
+class PodIndex {
+  readonly #byName = new Map<string, PodInfo>();
+  readonly #byIp = new Map<string, PodInfo | null>();
+
+  constructor(pods: readonly Resource<'Pod'>[]) {
+    for (const p of pods) {
+      const phase = p.spec.status?.phase;
+      if (phase === 'Succeeded' || phase === 'Failed') continue;
+      const spec = p.spec.spec;
+      // The API server defaults the service account to "default" (ServiceAccount admission).
+      const info: PodInfo = { labels: p.labels, serviceAccount: spec?.serviceAccountName || spec?.serviceAccount || 'default' };
+      this.#byName.set(`${p.namespace}/${p.name}`, info);
+      const ips = new Set<string>();
+      if (p.spec.status?.podIP) ips.add(p.spec.status.podIP);
+      for (const x of p.spec.status?.podIPs ?? []) if (x.ip !== '') ips.add(x.ip);
+      for (const ip of ips) {
+        const key = `${p.namespace}/${ip}`;
+        this.#byIp.set(key, this.#byIp.has(key) ? null : info);
+      }
+    }
+  }
+
+  find(namespace: string, ref: ObjectReference | undefined, ip: string): PodInfo | undefined {
+    if (ref?.kind === 'Pod' && typeof ref.name === 'string') {
+      const byRef = this.#byName.get(`${typeof ref.namespace === 'string' && ref.namespace !== '' ? ref.namespace : namespace}/${ref.name}`);
+      if (byRef !== undefined) return byRef;
+    }
+    return this.#byIp.get(`${namespace}/${ip}`) ?? undefined;
+  }
+}
+
+/**
+ * An endpoint of a Kubernetes Service. Without its Pod (none given, or not seen yet) it has no
+ * labels (no subset selects it) and no known service account (no expected identity).
+ */
+function podEndpoint(address: string, ports: Record<string, number>, pod: PodInfo | undefined): RegistryEndpoint {
+  return { address, ports, labels: pod?.labels ?? {}, locality: '', weight: 1, serviceAccount: pod?.serviceAccount ?? '', network: '' };
 }
 
 /** Endpoints list ports by the Service port's name; re-key them by service port name. */

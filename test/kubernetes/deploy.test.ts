@@ -147,6 +147,8 @@ describe('deploy/ manifests', () => {
     const wanted = WATCHED_RESOURCES.filter((r) => r.scope === 'watched').map((r) => `${r.group}/${r.plural}`);
     expect([...clusterWide].sort()).toEqual([...wanted].sort());
     expect(clusterWide.has('/secrets')).toBe(false);
+    // Pods: endpoints of Services take their labels (DestinationRule subsets) and service account from them.
+    expect(clusterWide.has('/pods')).toBe(true);
     expect([...granted(ns.rules as Rule[])]).toEqual(['/secrets']);
     expect(ns.metadata.namespace).toBe(dep.metadata.namespace);
     for (const b of [one('ClusterRoleBinding'), one('RoleBinding')]) {

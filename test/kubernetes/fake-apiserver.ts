@@ -50,6 +50,7 @@ export const ISTIO_CLUSTER: readonly FakeResourceDef[] = [
   { group: '', versions: ['v1'], plural: 'endpoints', kind: 'Endpoints' },
   { group: '', versions: ['v1'], plural: 'secrets', kind: 'Secret' },
   { group: '', versions: ['v1'], plural: 'configmaps', kind: 'ConfigMap' },
+  { group: '', versions: ['v1'], plural: 'pods', kind: 'Pod' },
   { group: 'discovery.k8s.io', versions: ['v1'], plural: 'endpointslices', kind: 'EndpointSlice' },
 ];
 

@@ -7,6 +7,8 @@ import { formatDiagnostic } from '../../src/config/diagnostic.js';
 import { KubeConfigApi, loadKubeConfig } from '../../src/config/kubernetes/api-client.js';
 import { Reflector } from '../../src/config/kubernetes/reflector.js';
 import type { KubernetesSource } from '../../src/config/kubernetes/source.js';
+import { compile, makeWorkload } from '../../src/compile/compile.js';
+import { effectiveMeshConfig } from '../../src/config/mesh.js';
 import { FakeApiServer, ISTIO_CLUSTER, type FakeResourceDef } from './fake-apiserver.js';
 import { ChangeCounter, sourceFor, tempDir, until } from './helpers.js';
 
@@ -287,6 +289,86 @@ ports: [{name: http, port: 8080}]
     await source.start();
     expect(names(source, 'EndpointSlice')).toEqual(['default/api-service-abcde']);
     expect(names(source, 'Endpoints')).toEqual([]);
+  });
+
+  it('Pods: a label change moves an endpoint between DestinationRule subsets; status churn rebuilds nothing; --watch-namespace applies', async () => {
+    fake = await FakeApiServer.start();
+    const pod = (name: string, ip: string, version: string, ns = 'default'): string => `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${ns}, labels: {app: api, version: ${version}}}
+spec: {serviceAccountName: api-${version}, containers: [{name: app, image: api:1}]}
+status: {phase: Running, podIP: ${ip}, podIPs: [{ip: ${ip}}], conditions: [{type: Ready, status: "True"}]}
+`;
+    fake.applyYaml(GATEWAY + `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: canary, namespace: default}
+spec:
+  hosts: ["api.example.com"]
+  gateways: [istio-system/main-gateway]
+  http:
+  - match: [{headers: {x-canary: {exact: "true"}}}]
+    route: [{destination: {host: api-service, subset: v2}}]
+  - route: [{destination: {host: api-service, subset: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api, namespace: default}
+spec:
+  host: api-service
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api-service, namespace: default}
+spec: {ports: [{name: http, port: 8080}], selector: {app: api}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: api-service-x1, namespace: default, labels: {kubernetes.io/service-name: api-service}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints:
+- {addresses: [10.0.0.1], conditions: {ready: true}, targetRef: {kind: Pod, name: api-a, namespace: default}}
+- {addresses: [10.0.0.2], conditions: {ready: true}, targetRef: {kind: Pod, name: api-b, namespace: default}}
+---` + pod('api-a', '10.0.0.1', 'v1') + '---' + pod('api-b', '10.0.0.2', 'v1') + '---' + pod('elsewhere', '10.9.0.1', 'v1', 'team-b'));
+    source = sourceFor(fake, { namespaces: ['istio-system', 'default'] });
+    await source.start();
+    expect(names(source, 'Pod')).toEqual(['default/api-a', 'default/api-b']);
+    const podPaths = new Set(fake.requests.filter((r) => r.path.endsWith('/pods')).map((r) => r.path));
+    expect([...podPaths].sort()).toEqual(['/api/v1/namespaces/default/pods', '/api/v1/namespaces/istio-system/pods']);
+    const subsets = (): Record<string, string[]> => {
+      const { store } = source!.load();
+      const mesh = effectiveMeshConfig({}, store);
+      const snapshot = compile({ store, workload: makeWorkload({}, mesh), mesh, credentials: new Map(), files: new Map(), version: 1, meshCa: null });
+      const eps = (subset: string): string[] => snapshot.clusters.get(`outbound|8080|${subset}|api-service.default.svc.cluster.local`)!.endpoints.map((e) => `${e.address} ${e.serviceAccount}`);
+      return { v1: eps('v1'), v2: eps('v2') };
+    };
+    expect(subsets()).toEqual({ v1: ['10.0.0.1 api-v1', '10.0.0.2 api-v1'], v2: [] });
+    // Only what the registry reads is kept of a Pod.
+    expect(source.load().store.get('Pod', 'default', 'api-b')!.spec).toEqual({ spec: { serviceAccountName: 'api-v1' }, status: { podIP: '10.0.0.2', podIPs: [{ ip: '10.0.0.2' }] } });
+
+    const changes = new ChangeCounter(source);
+    // Status churn (readiness flapping, container restarts) and annotations: nothing the registry reads.
+    const before = source.status().lastChangeAt;
+    const b = fake.get('Pod', 'default', 'api-b')!;
+    const rv = fake.apply({ ...b, metadata: { ...b.metadata, annotations: { 'kubectl.kubernetes.io/restartedAt': 'now' } }, status: { ...(b.status as object), conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{ name: 'app', restartCount: 3 }] } });
+    await until(() => source!.status().resources.find((r) => r.kind === 'Pod' && r.namespace === 'default')!.resourceVersion === rv, 'the churn event');
+    expect(source.status().lastChangeAt).toBe(before);
+    expect(changes.count).toBe(0);
+
+    // The label change moves api-b (and its service account) to subset v2: one rebuild.
+    const next = changes.next();
+    fake.applyYaml(pod('api-b', '10.0.0.2', 'v2'));
+    await next;
+    expect(subsets()).toEqual({ v1: ['10.0.0.1 api-v1'], v2: ['10.0.0.2 api-v2'] });
+
+    // A deleted Pod leaves its endpoint without labels: no subset selects it.
+    const gone = changes.next();
+    fake.delete('Pod', 'default', 'api-b');
+    await gone;
+    expect(subsets()).toEqual({ v1: ['10.0.0.1 api-v1'], v2: [] });
   });
 
   it('a refused list (RBAC) is retried with the fix in the error', async () => {

@@ -23,7 +23,7 @@ function endpointsKnown(ctx: AnalysisContext, s: RegistryService): boolean {
 export const destinationEndpointsAnalyzer: Analyzer = {
   name: 'virtualservice.DestinationEndpointsAnalyzer',
   description: 'Destinations and subsets that resolve to no endpoint',
-  inputs: ['VirtualService', 'ServiceEntry', 'WorkloadEntry', 'Service', 'Endpoints', 'EndpointSlice', 'DestinationRule'],
+  inputs: ['VirtualService', 'ServiceEntry', 'WorkloadEntry', 'Service', 'Endpoints', 'EndpointSlice', 'Pod', 'DestinationRule'],
   codes: ['SLU0309', 'IST0173'],
   analyze(ctx) {
     for (const vs of ctx.list('VirtualService')) {
@@ -42,7 +42,7 @@ export const destinationEndpointsAnalyzer: Analyzer = {
         if (dr === null || s === undefined) continue; // IST0101 elsewhere
         const labels = s.labels ?? {};
         if (svc.endpoints.some((e) => selectorMatches(labels, e.labels))) continue;
-        ctx.report(newMessage('IST0173', vs, [...x.path, 'subset'], `subset ${subset} of ${host} (${resourceRef(dr.rule)}) has labels ${labelsText(labels)}, which select none of its endpoints (${svc.endpoints.map((e) => labelsText(e.labels)).join(', ')}): requests get 503 no healthy upstream (UH)`, `fix the subset's labels in ${resourceRef(dr.rule)}, or label the endpoints of ${svc.origin}`));
+        ctx.report(newMessage('IST0173', vs, [...x.path, 'subset'], `subset ${subset} of ${host} (${resourceRef(dr.rule)}) has labels ${labelsText(labels)}, which select none of its endpoints (${svc.endpoints.map((e) => labelsText(e.labels)).join(', ')}): requests get 503 no healthy upstream (UH)`, `fix the subset's labels in ${resourceRef(dr.rule)}, or label the endpoints of ${svc.origin}${svc.kubernetes ? ' (they take their labels from the v1 Pods their Endpoints/EndpointSlice targetRef or IP names: include those Pods)' : ''}`));
       }
     }
   },

@@ -26,6 +26,7 @@ import { validateEndpoints } from './endpoints.js';
 import { validateEnvoyFilter } from './envoy-filter.js';
 import { validateGateway } from './gateway.js';
 import { validateMeshConfig } from './mesh-config.js';
+import { validatePod } from './pod.js';
 import { validatePeerAuthentication } from './peer-authentication.js';
 import { validateRequestAuthentication } from './request-authentication.js';
 import { validateSecret } from './secret.js';
@@ -54,4 +55,5 @@ export const kindValidators: Partial<Record<Kind, KindValidator>> = {
   Service: validateService,
   Endpoints: validateEndpoints,
   EndpointSlice: validateEndpointSlice,
+  Pod: validatePod,
 };

@@ -2,6 +2,7 @@
 // objects that make up the service registry and TLS credentials (as istiod + the gateway's SDS).
 
 import type { Kind } from '../../api/types.js';
+import type { KubeObject } from './api-client.js';
 
 /** Which namespaces a resource is watched in. */
 export type WatchScope =
@@ -20,6 +21,34 @@ export interface ResourceType {
   scope: WatchScope;
   /** Server-side field selector for list and watch. */
   fieldSelector?: string;
+  /**
+   * Keeps only what the gateway reads of each object (memory, and no rebuild when anything else
+   * changes); the status it keeps counts as content. Without it: everything but status.
+   */
+  project?: (obj: KubeObject) => KubeObject;
+}
+
+const TERMINAL_PHASES = new Set(['Succeeded', 'Failed']);
+
+/**
+ * A Pod as the service registry reads it: labels, service account, IPs, and whether it has
+ * terminated. Container statuses, conditions and annotations change all the time and are dropped,
+ * so Pod churn rebuilds nothing unless a label, the service account or an IP changed.
+ */
+export function projectPod(obj: KubeObject): KubeObject {
+  const m = obj.metadata;
+  const spec = (obj.spec ?? {}) as Record<string, unknown>;
+  const status = (obj.status ?? {}) as Record<string, unknown>;
+  const keep = <T extends Record<string, unknown>>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  return {
+    metadata: keep({ name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp, labels: m.labels }),
+    spec: keep({ serviceAccountName: spec.serviceAccountName, serviceAccount: spec.serviceAccount, hostNetwork: spec.hostNetwork }),
+    status: keep({
+      podIP: status.podIP,
+      podIPs: status.podIPs,
+      phase: typeof status.phase === 'string' && TERMINAL_PHASES.has(status.phase) ? status.phase : undefined,
+    }),
+  } as KubeObject;
 }
 
 const NETWORKING = ['v1', 'v1beta1', 'v1alpha3'] as const;
@@ -45,6 +74,8 @@ export const WATCHED_RESOURCES: readonly ResourceType[] = [
   { kind: 'Service', group: '', versions: ['v1'], plural: 'services', scope: 'watched' },
   { kind: 'Endpoints', group: '', versions: ['v1'], plural: 'endpoints', scope: 'watched' },
   { kind: 'EndpointSlice', group: 'discovery.k8s.io', versions: ['v1'], plural: 'endpointslices', scope: 'watched' },
+  // Endpoints take their labels (subsets) and service account (mTLS identity) from their Pod.
+  { kind: 'Pod', group: '', versions: ['v1'], plural: 'pods', scope: 'watched', project: projectPod },
   // Istio's credential controller leaves out Helm release and service-account token Secrets:
   // they are never TLS credentials, and they are the biggest and most frequently written.
   { kind: 'Secret', group: '', versions: ['v1'], plural: 'secrets', scope: 'gateway', fieldSelector: 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token' },

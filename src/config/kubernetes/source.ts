@@ -263,9 +263,9 @@ export class KubernetesSource {
   /** Caches the object; true when something a gateway reads changed. */
   #upsert(c: Collection, apiVersion: string, obj: KubeObject): boolean {
     if (obj?.metadata?.name === undefined) return false;
-    const trimmed = trim(obj);
+    const trimmed = c.rt.project !== undefined ? c.rt.project(obj) : trim(obj);
     const key = this.#key(c.rt.kind, trimmed);
-    const content = contentOf(trimmed);
+    const content = c.rt.project !== undefined ? JSON.stringify([trimmed.metadata.labels ?? {}, trimmed.spec, trimmed.status]) : contentOf(trimmed);
     const prev = this.#objects.get(key);
     c.keys.add(key);
     this.#objects.set(key, { kind: c.rt.kind, apiVersion, object: trimmed, content });
