@@ -28,9 +28,31 @@ export interface ConnectionOwner {
 // a fresh 64 KiB allocation per read that Node then copies into a zero-filled one of the read's
 // size, and without the Readable stream ('data' events) in between. A read is handled within
 // the callback; what outlives it — Content-Length body slices forwarded downstream, an upgrade's
-// first bytes — is copied (Buffer.from: a pool slice up to 4 KiB, else one uninitialised
-// allocation). After an upgrade the socket's reads are re-emitted as 'data' for the tunnel.
+// first bytes — is copied: body slices up to KEEP_SLAB_MAX into a bump-allocated slab (see
+// keepSlice), larger ones and upgrade heads into their own allocation. After an upgrade the
+// socket's reads are re-emitted as 'data' for the tunnel.
 const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
+// Body slices kept past a read are copied into the free tail of a slab and handed on as views of
+// it: one 128 KiB allocation per ~8 × 16 KiB bodies instead of an ArrayBuffer (backing store,
+// external-memory accounting, GC tracking) per chunk. A slab is never written twice: when its
+// tail is too short a new one is allocated, and the old one lives until the last view of it is
+// collected — whoever holds a view (a pending socket write, a buffering filter) keeps valid bytes.
+// Chunks above KEEP_SLAB_MAX (large bodies, slow readers) get their own allocation so that one
+// pinned chunk never holds a whole slab.
+const KEEP_SLAB_SIZE = 128 * 1024;
+const KEEP_SLAB_MAX = 32 * 1024;
+let keepSlab = Buffer.allocUnsafeSlow(KEEP_SLAB_SIZE);
+let keepOff = 0;
+function keepSlice(b: Buffer): Buffer {
+  const n = b.length;
+  if (n > KEEP_SLAB_MAX) return Buffer.from(b);
+  if (keepOff + n > KEEP_SLAB_SIZE) { keepSlab = Buffer.allocUnsafeSlow(KEEP_SLAB_SIZE); keepOff = 0; }
+  const off = keepOff;
+  keepSlab.set(b, off);
+  keepOff = (off + n + 7) & ~7;
+  return keepSlab.subarray(off, off + n);
+}
 const kConn = Symbol('sluice.http1Connection');
 const kEarly = Symbol('sluice.http1EarlyBytes');
 type SharedReadSocket = Socket & { [kConn]?: Http1Connection; [kEarly]?: Buffer[] };
@@ -80,7 +102,7 @@ export class Http1Connection {
   #paused = false;
   /** Bytes of a Content-Length body still to come, forwarded as slices of the socket's reads. */
   #bodyLeft = 0;
-  /** Reads land in READ_BUFFER (SHARED_READ): whatever is kept past a read is copied. */
+  /** Reads land in READ_BUFFER (SHARED_READ): whatever is kept past a read is copied (keepSlice). */
   readonly #shared: boolean;
 
   constructor(id: number, socket: Socket, owner: ConnectionOwner) {
@@ -194,7 +216,7 @@ export class Http1Connection {
         // Content-Length body: forwarded as slices of this read, no copy, no parser call.
         const n = Math.min(this.#bodyLeft, chunk.length - off);
         const slice = off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n);
-        const part = this.#shared ? Buffer.from(slice) : slice;
+        const part = this.#shared ? keepSlice(slice) : slice;
         this.#bodyLeft -= n;
         off += n;
         this.#exchange?.onResponseData(part);
