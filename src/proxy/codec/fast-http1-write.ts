@@ -76,6 +76,22 @@ export class WriteBatch {
     this.#handle = WriteWrap !== null && h !== null && h.constructor.name === 'TCP' ? h : null;
   }
 
+  /** Direct writes ever left pending by the kernel (a lent chunk is pinned when this moves). */
+  pendingWrites = 0;
+
+  /**
+   * Whether a chunk valid only now may be pushed and flushed: plain TCP with nothing queued
+   * anywhere (so the flush is a direct write, which refers to the chunk only if it stays
+   * pending) — and never on a connection whose writes were ever left pending (a slow client):
+   * each pinned chunk retires a shared read buffer.
+   */
+  canLend(): boolean {
+    const h = this.#handle;
+    const s = this.#socket;
+    return h !== null && this.pendingWrites === 0 && this.#inFlight === 0 && h.writeQueueSize === 0 && s.writableLength === 0 &&
+      (s as unknown as { _handle: unknown })._handle === h && !s.destroyed && s.writable;
+  }
+
   /** libuv completed a direct write that did not finish at once. */
   directWriteDone(h: RawHandle, status: number): void {
     this.#inFlight--;
@@ -114,6 +130,7 @@ export class WriteBatch {
       req.batch = this;
       req.parts = chunks;
       this.#inFlight++;
+      this.pendingWrites++;
     }
     return true;
   }

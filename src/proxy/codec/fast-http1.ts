@@ -600,6 +600,22 @@ export class FastHttp1Codec implements DownstreamCodec, Http1ServerCodec {
     return out.writable();
   }
 
+  sendDataLent(s: HttpStream, chunk: Buffer): number {
+    const fs = s.codecRef as FastStream;
+    if (fs.noBody || chunk.length === 0 || fs.resDone) return 0;
+    const out = fs.c.out;
+    if (!out.canLend()) return -1;
+    const mark = out.pendingWrites;
+    if (fs.chunked) {
+      out.push(`${chunk.length.toString(16)}\r\n`);
+      out.push(chunk);
+      out.push(CRLF);
+    } else out.push(chunk);
+    // Written now, while the chunk is valid (with the head pushed before it: still one write).
+    out.flush();
+    return (out.pendingWrites !== mark ? 1 : 0) | (out.writable() ? 0 : 2);
+  }
+
   sendEnd(s: HttpStream, trailers: HeaderList | null): void {
     const fs = s.codecRef as FastStream;
     if (fs.resDone) return;

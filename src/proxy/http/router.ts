@@ -4,6 +4,7 @@ import { rewritePath } from '../../compile/route-action.js';
 import type { DirectResponseAction, ForwardAction, LoadBalancer, RedirectAction, WeightedCluster } from '../../compile/snapshot.js';
 import type { ClusterRuntime, HostRuntime } from '../upstream/cluster-manager.js';
 import type { Http1Connection, UpstreamExchange, UpstreamResetReason } from '../upstream/http1-connection.js';
+import { LENT_DECLINED, LENT_DONE, LENT_PINNED } from '../upstream/http1-connection.js';
 import type { Http1Pool, PoolWaiter } from '../upstream/http1-pool.js';
 import { h2RequestHeaders, type Http2Pool, type Http2Stream } from '../upstream/http2-pool.js';
 import type { OutgoingHttpHeaders } from 'node:http2';
@@ -427,6 +428,21 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
       this.#conn?.pauseResponse();
       s.onDrain = this.#onDownstreamDrain;
     }
+  }
+
+  onResponseDataLent(chunk: Buffer): number {
+    if (this.#retrying || this.#done) return LENT_DONE;
+    const s = this.#s;
+    const codec = s.codec;
+    if (codec.sendDataLent === undefined) return LENT_DECLINED;
+    const r = codec.sendDataLent(s, chunk);
+    if (r < 0) return LENT_DECLINED;
+    s.bytesSent += chunk.length;
+    if ((r & 2) !== 0) {
+      this.#conn?.pauseResponse();
+      s.onDrain = this.#onDownstreamDrain;
+    }
+    return (r & 1) !== 0 ? LENT_PINNED : LENT_DONE;
   }
 
   readonly #onDownstreamDrain = (): void => {

@@ -62,6 +62,12 @@ export interface DownstreamCodec {
   sendHeaders(s: HttpStream, status: number, headers: HeaderList, endStream: boolean): void;
   /** false = the client is slow: stop until `s.onDrain` is called. */
   sendData(s: HttpStream, chunk: Buffer): boolean;
+  /**
+   * Optional: sendData of a chunk that is valid only during the call (a slice of a shared read
+   * buffer). Returns -1 when not taken (the caller copies it and calls sendData), else bit 0 =
+   * a pending write still refers to the chunk, bit 1 = the client is slow (as sendData's false).
+   */
+  sendDataLent?(s: HttpStream, chunk: Buffer): number;
   sendEnd(s: HttpStream, trailers: HeaderList | null): void;
   /** Abort the stream (h2 RST_STREAM, h1 connection close). */
   reset(s: HttpStream): void;

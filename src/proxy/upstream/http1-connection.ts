@@ -12,6 +12,13 @@ export interface UpstreamExchange {
   /** `endStream`: the response has no body (an HTTP/2 HEADERS frame with END_STREAM, e.g. gRPC trailers-only). */
   onResponseHeaders(status: number, headers: HeaderList, upgrade: boolean, endStream?: boolean): void;
   onResponseData(chunk: Buffer): void;
+  /**
+   * A body chunk lent from the shared read buffer: valid only during this call. The consumer
+   * either writes it out before returning or reports that a write still refers to it
+   * (LENT_PINNED: the buffer is then never read into again) or did not take it (LENT_DECLINED:
+   * it gets a copy through onResponseData). Optional: without it every chunk is a copy.
+   */
+  onResponseDataLent?(chunk: Buffer): number;
   onResponseComplete(trailers: HeaderList | null): void;
   onUpstreamReset(reason: UpstreamResetReason, detail: string): void;
   onUpgrade(socket: Duplex, head: Buffer): void;
@@ -31,7 +38,24 @@ export interface ConnectionOwner {
 // first bytes — is copied: body slices up to KEEP_SLAB_MAX into a bump-allocated slab (see
 // keepSlice), larger ones and upgrade heads into their own allocation. After an upgrade the
 // socket's reads are re-emitted as 'data' for the tunnel.
-const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+const READ_SIZE = 64 * 1024;
+
+// Lending: a Content-Length body chunk is handed downstream as a slice of the read buffer
+// itself when the downstream takes it without keeping it (the fast codec on plain TCP writes it
+// straight through the socket's handle; onResponseDataLent). If that write does not complete at
+// once, libuv still points into the buffer: the buffer is retired — every upstream socket is
+// rebound to a fresh one (handle.useUserBuffer) before any further read, and the old one lives
+// as long as the pending write refers to it. Rebinding stacks one small listener per socket in
+// Node, so a socket is rebound at most MAX_REBINDS times; after that it reads into COPY_BUFFER,
+// which is never lent (its body chunks are always copied). A downstream connection whose write
+// was ever pending is not lent to again (its WriteBatch), so one slow client costs one retirement.
+let lendBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
+const COPY_BUFFER = Buffer.allocUnsafeSlow(READ_SIZE);
+const MAX_REBINDS = 4;
+/** onResponseDataLent's results: written out (or dropped), still referenced by a pending write, not taken. */
+export const LENT_DONE = 0;
+export const LENT_PINNED = 1;
+export const LENT_DECLINED = 2;
 
 // Body slices kept past a read are copied into the free tail of a slab and handed on as views of
 // it: one 128 KiB allocation per ~8 × 16 KiB bodies instead of an ArrayBuffer (backing store,
@@ -53,23 +77,73 @@ function keepSlice(b: Buffer): Buffer {
   keepOff = (off + n + 7) & ~7;
   return keepSlab.subarray(off, off + n);
 }
+
 const kConn = Symbol('sluice.http1Connection');
 const kEarly = Symbol('sluice.http1EarlyBytes');
-type SharedReadSocket = Socket & { [kConn]?: Http1Connection; [kEarly]?: Buffer[] };
+/** The buffer the socket's next read lands in (net's own record of it is not updated by a rebind). */
+const kBound = Symbol('sluice.readBuffer');
+const kRebinds = Symbol('sluice.readRebinds');
+interface UserBufferHandle { useUserBuffer(b: Buffer): void }
+type SharedReadSocket = Socket & { [kConn]?: Http1Connection; [kEarly]?: Buffer[]; [kBound]?: Buffer; [kRebinds]?: number; _handle: UserBufferHandle | null };
+/** Connected plain-TCP upstream sockets reading into lendBuffer or COPY_BUFFER. */
+const sharedSockets = new Set<SharedReadSocket>();
 
 function onSharedRead(this: SharedReadSocket, nread: number, buf: Buffer): boolean {
   const c = this[kConn];
-  if (c === undefined) (this[kEarly] ??= []).push(Buffer.from(buf.subarray(0, nread)));
-  else c.onSharedRead(buf.subarray(0, nread));
+  const b = (this[kBound] ?? buf).subarray(0, nread);
+  if (c === undefined) (this[kEarly] ??= []).push(Buffer.from(b));
+  else c.onSharedRead(b);
   return true;
 }
 
+function rebind(s: SharedReadSocket): void {
+  const h = s._handle;
+  if (h === null || s.destroyed) { sharedSockets.delete(s); return; }
+  const n = (s[kRebinds] ?? 0) + 1;
+  s[kRebinds] = n;
+  const b = n > MAX_REBINDS ? COPY_BUFFER : lendBuffer;
+  h.useUserBuffer(b);
+  s[kBound] = b;
+}
+
+/** A pending write refers to lendBuffer: no socket may read into it again. */
+function retireLendBuffer(): void {
+  const old = lendBuffer;
+  lendBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
+  for (const s of sharedSockets) if (s[kBound] === old) rebind(s);
+}
+
+/** An upgraded socket (a tunnel now, its reads copied): onto COPY_BUFFER, out of retirement's way. */
+function detachShared(s: SharedReadSocket): void {
+  sharedSockets.delete(s);
+  const h = s._handle;
+  if (h !== null && s[kBound] !== COPY_BUFFER) { h.useUserBuffer(COPY_BUFFER); s[kBound] = COPY_BUFFER; }
+}
+
+function onSharedClose(this: SharedReadSocket): void {
+  sharedSockets.delete(this);
+}
+
 /** net.connect's `onread` for an HTTP/1.1 upstream connection on plain TCP (the socket then has no 'data' events). */
-export const SHARED_READ = Object.freeze({ buffer: READ_BUFFER, callback: onSharedRead });
+export const SHARED_READ = Object.freeze({
+  /** Read by net.Socket's constructor: new sockets start on the current lend buffer. */
+  get buffer(): Buffer { return lendBuffer; },
+  callback: onSharedRead,
+});
 const kSharedRead = Symbol('sluice.sharedRead');
-/** Marks a socket created with SHARED_READ. */
-export function markSharedRead(s: Socket): void {
+/** Marks a socket created with SHARED_READ (call right after net.connect). */
+export function markSharedRead(sock: Socket): void {
+  const s = sock as SharedReadSocket;
   (s as unknown as Record<symbol, boolean>)[kSharedRead] = true;
+  s.on('close', onSharedClose);
+  // net.connect to an IP address creates the handle (bound to lendBuffer) at once; otherwise
+  // bind it when connected — no read can come before that.
+  if (s._handle !== null && s[kBound] === undefined) {
+    s[kBound] = lendBuffer;
+    sharedSockets.add(s);
+  } else {
+    s.once('connect', () => { s[kRebinds] = -1; rebind(s); if (!s.destroyed) sharedSockets.add(s); });
+  }
 }
 
 const enum State {
@@ -102,7 +176,7 @@ export class Http1Connection {
   #paused = false;
   /** Bytes of a Content-Length body still to come, forwarded as slices of the socket's reads. */
   #bodyLeft = 0;
-  /** Reads land in READ_BUFFER (SHARED_READ): whatever is kept past a read is copied (keepSlice). */
+  /** Reads land in the shared lend/copy buffer (SHARED_READ): body chunks are lent or copied (keepSlice). */
   readonly #shared: boolean;
 
   constructor(id: number, socket: Socket, owner: ConnectionOwner) {
@@ -137,7 +211,7 @@ export class Http1Connection {
     }
   }
 
-  /** A read in READ_BUFFER (valid only during this call). */
+  /** A read in the shared read buffer (valid only during this call). */
   onSharedRead(chunk: Buffer): void {
     if (this.#upgraded) { this.socket.emit('data', Buffer.from(chunk)); return; }
     this.#onData(chunk);
@@ -216,10 +290,18 @@ export class Http1Connection {
         // Content-Length body: forwarded as slices of this read, no copy, no parser call.
         const n = Math.min(this.#bodyLeft, chunk.length - off);
         const slice = off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n);
-        const part = this.#shared ? keepSlice(slice) : slice;
         this.#bodyLeft -= n;
         off += n;
-        this.#exchange?.onResponseData(part);
+        const ex = this.#exchange;
+        if (ex !== null) {
+          if (!this.#shared) ex.onResponseData(slice);
+          else if (ex.onResponseDataLent === undefined || (this.socket as SharedReadSocket)[kBound] !== lendBuffer) ex.onResponseData(keepSlice(slice));
+          else {
+            const r = ex.onResponseDataLent(slice);
+            if (r === LENT_PINNED) retireLendBuffer();
+            else if (r === LENT_DECLINED) ex.onResponseData(keepSlice(slice));
+          }
+        }
         if (this.#bodyLeft === 0) this.#onMessageComplete();
         if (off >= chunk.length || this.#state === State.Closed) return;
       }
@@ -240,6 +322,7 @@ export class Http1Connection {
         this.socket.removeAllListeners('drain');
         this.socket.removeAllListeners('close');
         this.socket.removeAllListeners('error');
+        if (this.#shared) detachShared(this.socket as SharedReadSocket);
         this.#owner.onConnectionClosed(this);
         ex?.onUpgrade(this.socket, this.#shared ? Buffer.from(rest.subarray(ret)) : rest.subarray(ret));
         return;
