@@ -52,6 +52,12 @@ const READ_SIZE = 64 * 1024;
 let lendBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
 const COPY_BUFFER = Buffer.allocUnsafeSlow(READ_SIZE);
 const MAX_REBINDS = 4;
+/**
+ * Smaller chunks are copied (keepSlice): with its head they fit the write batch's coalescing
+ * (one copy into one buffer, fast-http1-write.ts COALESCE_MAX) anyway, and a copy of a few
+ * bytes costs less than the lending checks.
+ */
+const LEND_MIN = 4 * 1024;
 /** onResponseDataLent's results: written out (or dropped), still referenced by a pending write, not taken. */
 export const LENT_DONE = 0;
 export const LENT_PINNED = 1;
@@ -295,7 +301,7 @@ export class Http1Connection {
         const ex = this.#exchange;
         if (ex !== null) {
           if (!this.#shared) ex.onResponseData(slice);
-          else if (ex.onResponseDataLent === undefined || (this.socket as SharedReadSocket)[kBound] !== lendBuffer) ex.onResponseData(keepSlice(slice));
+          else if (n < LEND_MIN || ex.onResponseDataLent === undefined || (this.socket as SharedReadSocket)[kBound] !== lendBuffer) ex.onResponseData(keepSlice(slice));
           else {
             const r = ex.onResponseDataLent(slice);
             if (r === LENT_PINNED) retireLendBuffer();
