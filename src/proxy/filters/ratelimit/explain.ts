@@ -11,7 +11,7 @@ import { applyHeaderOptions, descriptorMatches, localConfigFor } from '../local-
 import { tokenBuckets, type TokenBucket, type TokenBucketSpec } from '../local-ratelimit/token-bucket.js';
 import type { GlobalRateLimitConfig } from './config.js';
 import { buildDescriptors, firstCluster, routeRateLimits, type Descriptor } from './descriptors.js';
-import { rateLimitService } from './service.js';
+import { rateLimitService, type PeekedDescriptor, type RateLimitService } from './service.js';
 import { streamRateLimits, type GlobalRateLimitInstance, type LocalRateLimitInstance, type RateLimitPolicies } from './slots.js';
 
 type Explained = FilterExplanation & { readonly verdict: 'continue' | 'reply' | 'unknown' | 'skip' };
@@ -110,7 +110,7 @@ function explainLocal(s: HttpStream, rl: RateLimitPolicies, inst: LocalRateLimit
   };
 }
 
-function explainGlobal(s: HttpStream, rl: RateLimitPolicies, inst: GlobalRateLimitInstance, offline: boolean): Explained {
+function explainGlobal(s: HttpStream, rl: RateLimitPolicies, inst: GlobalRateLimitInstance, offline: boolean): Explained | Promise<Explained> {
   const c: GlobalRateLimitConfig = inst.config;
   const by = decider(c);
   if (c.requestType === 'internal') return { verdict: 'skip', summary: `ratelimit domain ${c.domain}: request_type internal, and a gateway sees external requests only` };
@@ -130,7 +130,18 @@ function explainGlobal(s: HttpStream, rl: RateLimitPolicies, inst: GlobalRateLim
       : { verdict: 'continue', summary: `ratelimit domain ${c.domain}: no rate limit service is configured: every check fails open (allowed)`, decidedBy: by, fix, steps };
   }
   if (!svc.hasDomain(c.domain)) return { verdict: 'continue', summary: `ratelimit domain ${c.domain} is not in the rate limit config (it has ${svc.domains.join(', ') || 'none'}): nothing is limited`, decidedBy: by, steps };
-  const peeked = svc.peek(c.domain, descriptors);
+  // A running gateway's trace reads Redis's counters (MGET, nothing counted); a failed read leaves them unknown.
+  if (svc.backend.peek === undefined && svc.backend.read !== undefined) {
+    return svc.peekRemote(c.domain, descriptors, c.timeoutMs).then(
+      (peeked) => globalVerdict(c, svc, descriptors, peeked, steps),
+      (e: Error) => globalVerdict(c, svc, descriptors, svc.peek(c.domain, descriptors), [...steps, `reading the counters from ${svc.backend.name} failed: ${e.message}`]),
+    );
+  }
+  return globalVerdict(c, svc, descriptors, svc.peek(c.domain, descriptors), steps);
+}
+
+function globalVerdict(c: GlobalRateLimitConfig, svc: RateLimitService, descriptors: readonly Descriptor[], peeked: readonly PeekedDescriptor[], steps: string[]): Explained {
+  const by = decider(c);
   let over: string | null = null;
   let unknownCount = false;
   peeked.forEach((p, i) => {
@@ -139,8 +150,8 @@ function explainGlobal(s: HttpStream, rl: RateLimitPolicies, inst: GlobalRateLim
     const l = p.node.limit!;
     if (l.unlimited) { steps.push(`${d}: unlimited`); return; }
     const limit = `${l.requestsPerUnit} per ${l.unit}${p.node.shadowMode ? ' (shadow_mode: never enforced)' : ''}`;
-    if (p.used === null) { unknownCount = true; steps.push(`${d}: ${limit}; the count is in ${svc.backend.name}, which trace does not read`); return; }
-    steps.push(`${d}: ${p.used} of ${limit} used, window resets in ${p.resetSeconds} s`);
+    if (p.used === null) { unknownCount = true; steps.push(`${d}: ${limit}; the count is in ${svc.backend.name}, not read`); return; }
+    steps.push(`${d}: ${p.used} of ${limit} used${svc.backend.peek === undefined ? ` (read from ${svc.backend.name})` : ''}, window resets in ${p.resetSeconds} s`);
     if (p.used + 1 > l.requestsPerUnit && !p.node.shadowMode) over ??= `${d} is at ${p.used} of ${limit}`;
   });
   if (over !== null) {
@@ -152,17 +163,29 @@ function explainGlobal(s: HttpStream, rl: RateLimitPolicies, inst: GlobalRateLim
 }
 
 /** The instances at one slot, in order, as run() in slot-filter.ts takes them; the first reply ends it. */
-export function explainRateLimitSlot(s: HttpStream, slot: number, offline: boolean): FilterExplanation {
+export function explainRateLimitSlot(s: HttpStream, slot: number, offline: boolean): FilterExplanation | Promise<FilterExplanation> {
   const rl = streamRateLimits(s.conn.chain.policies.rateLimits, s.routeConfig);
   if (rl === null) return { verdict: 'skip', summary: s.conn.chain.policies.rateLimits === null ? 'no rate-limit EnvoyFilter applies to this chain' : `no rate-limit EnvoyFilter applies to the outbound listener for route configuration ${s.routeConfig?.name ?? '(none)'}` };
   const list = rl.slots[slot]!;
   if (list === null) return { verdict: 'skip', summary: 'no rate-limit filter inserted at this position' };
   const results: Explained[] = [];
-  for (const inst of list) {
-    const e = inst.kind === 'local' ? explainLocal(s, rl, inst, offline) : explainGlobal(s, rl, inst, offline);
-    results.push(e);
-    if (e.verdict === 'reply') break;
-  }
+  const from = (i: number): FilterExplanation | Promise<FilterExplanation> => {
+    for (; i < list.length; i++) {
+      const inst = list[i]!;
+      const e = inst.kind === 'local' ? explainLocal(s, rl, inst, offline) : explainGlobal(s, rl, inst, offline);
+      if (e instanceof Promise) {
+        const next = i + 1;
+        return e.then((r) => { results.push(r); return r.verdict === 'reply' ? combine(results) : from(next); });
+      }
+      results.push(e);
+      if (e.verdict === 'reply') break;
+    }
+    return combine(results);
+  };
+  return from(0);
+}
+
+function combine(results: readonly Explained[]): FilterExplanation {
   if (results.length === 1) return results[0]!;
   const last = results[results.length - 1]!;
   const steps = results.flatMap((r) => [r.summary, ...(r.steps ?? []).map((x) => `  ${x}`)]);

@@ -106,6 +106,14 @@ export function findLimit(cfg: DomainConfig, d: Descriptor): DescriptorNode | nu
 
 export type RateLimitCode = 'OK' | 'OVER_LIMIT' | 'ERROR';
 
+/** A descriptor as trace sees it: its limit, the count in the current window (null: not known) and the counter's key. */
+export interface PeekedDescriptor {
+  readonly node: DescriptorNode | null;
+  readonly used: number | null;
+  readonly resetSeconds: number;
+  readonly key: string | null;
+}
+
 export interface DescriptorStatus {
   readonly code: 'OK' | 'OVER_LIMIT';
   readonly limit: RateLimitRule | null;
@@ -126,6 +134,8 @@ export interface LimitBackend {
   increment(keys: readonly { key: string; ttlSeconds: number }[], hits: number): Promise<number[]>;
   /** The current count of a key without changing it, when the backend can tell without a network call (trace). */
   peek?(key: string): number;
+  /** The current counts of keys without changing them, over the network (trace of a running gateway). */
+  read?(keys: readonly string[], timeoutMs: number): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -202,6 +212,19 @@ export class RedisBackend implements LimitBackend {
     return out;
   }
 
+  /** MGET: reads counters without counting (trace). Missing keys are 0. */
+  async read(keys: readonly string[], timeoutMs: number): Promise<number[]> {
+    if (keys.length === 0) return [];
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); });
+    try {
+      const values = await Promise.race([this.#client.mget(...keys), late]);
+      return values.map((v) => (v === null ? 0 : Number(v)));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async close(): Promise<void> {
     this.#client.disconnect();
   }
@@ -227,21 +250,33 @@ export class RateLimitService {
 
   /**
    * For trace: the limit each descriptor falls under and, when the backend can tell without a
-   * network call, the count so far in the current window (null for Redis). Counts nothing.
-   * Keys are built as shouldRateLimit builds them.
+   * network call, the count so far in the current window (else null, with the `key` to read).
+   * Counts nothing. Keys are built as shouldRateLimit builds them.
    */
-  peek(domain: string, descriptors: readonly Descriptor[], nowMs = Date.now()): { node: DescriptorNode | null; used: number | null; resetSeconds: number }[] {
+  peek(domain: string, descriptors: readonly Descriptor[], nowMs = Date.now()): PeekedDescriptor[] {
     const cfg = this.#domains.get(domain);
     const nowSec = Math.floor(nowMs / 1000);
     return descriptors.map((d) => {
       const node = cfg === undefined ? null : findLimit(cfg, d);
-      if (node === null || node.limit!.unlimited) return { node, used: null, resetSeconds: 0 };
+      if (node === null || node.limit!.unlimited) return { node, used: null, resetSeconds: 0, key: null };
       const unit = node.limit!.unitSeconds;
       let key = `${domain}_`;
       for (const e of d) key += `${e.key}_${e.value}_`;
-      const used = this.backend.peek === undefined ? null : this.backend.peek(`${key}${Math.floor(nowSec / unit) * unit}`);
-      return { node, used, resetSeconds: unit - (nowSec % unit) };
+      key += Math.floor(nowSec / unit) * unit;
+      const used = this.backend.peek === undefined ? null : this.backend.peek(key);
+      return { node, used, resetSeconds: unit - (nowSec % unit), key };
     });
+  }
+
+  /** peek(), then the counts a network backend holds (Redis MGET), for a running gateway's trace. */
+  async peekRemote(domain: string, descriptors: readonly Descriptor[], timeoutMs: number): Promise<PeekedDescriptor[]> {
+    const peeked = this.peek(domain, descriptors);
+    const read = this.backend.read;
+    const missing = peeked.filter((p) => p.used === null && p.key !== null);
+    if (read === undefined || missing.length === 0) return peeked;
+    const counts = await read.call(this.backend, missing.map((p) => p.key!), timeoutMs);
+    let i = 0;
+    return peeked.map((p) => (p.used === null && p.key !== null ? { ...p, used: counts[i++]! } : p));
   }
 
   /** ShouldRateLimit: OVER_LIMIT when any descriptor with a limit exceeds it. */

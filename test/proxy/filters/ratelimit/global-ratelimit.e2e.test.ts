@@ -127,6 +127,24 @@ describe('global rate limit backed by Redis', () => {
     expect((await get(open, '/limited')).status).toBe(429);
   });
 
+  it('a running gateway\'s trace reads the shared counter from Redis (nothing counted) and predicts the 429', async () => {
+    const trace = async (path: string): Promise<{ outcome: { status: number | null; responseFlags: string }; filters: { name: string; verdict: string; summary: string }[]; steps: { text: string; detail?: string[] }[] }> => {
+      const r = await closed.admin(`/debug/trace?format=json&url=${encodeURIComponent(`http://api.example.com${path}`)}`);
+      expect(r.status).toBe(200);
+      return r.json() as never;
+    };
+    // /limited is over its limit (the case above): the trace says so from Redis's count.
+    const limited = await trace('/limited');
+    expect(limited.outcome).toMatchObject({ status: 429, responseFlags: 'RL' });
+    const detail = limited.steps.flatMap((st) => st.detail ?? []).join('\n');
+    expect(detail).toMatch(/PATH=\/limited.*: [45] of 3 per YEAR used \(read from redis/i);
+    // /other was never requested: 0 used, allowed; and tracing did not count it.
+    const other = await trace('/other-path');
+    expect(other.steps.flatMap((st) => st.detail ?? []).join('\n')).toMatch(/0 of 1000 per YEAR used \(read from redis/i);
+    const again = await trace('/other-path');
+    expect(again.steps.flatMap((st) => st.detail ?? []).join('\n')).toMatch(/0 of 1000 per YEAR used/i);
+  });
+
   it('other paths use their own descriptor; unlimited ones are never counted', async () => {
     expect((await get(open, '/other')).status).toBe(200);
     for (let i = 0; i < 5; i++) expect((await get(closed, '/free/x')).status).toBe(200);
