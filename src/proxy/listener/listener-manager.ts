@@ -1,6 +1,7 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { FilterChain, Listener, Snapshot } from '../../compile/snapshot.js';
+import { listenerKey, listenOn, reconcileListeners, type BoundListener } from './bound-listeners.js';
 import type { NodeHttp2Codec } from '../codec/node-http2.js';
 import type { DownstreamConnection, Http1ServerCodec, ProxyContext } from '../http/stream.js';
 import { proxyTcp } from '../tcp/tcp-proxy.js';
@@ -27,11 +28,6 @@ export interface ListenerOptions {
   listenerFiltersTimeoutMs?: number;
 }
 
-interface BoundListener {
-  server: Server;
-  listener: Listener;
-  sockets: Set<Socket>;
-}
 
 /**
  * Binds one server per snapshot listener and routes each accepted connection: TLS inspection
@@ -62,34 +58,13 @@ export class ListenerManager {
 
 /** Binds new listeners, rebinds changed addresses, closes removed ones. Resolves when bound. */
   async update(snapshot: Snapshot): Promise<string[]> {
-    const errors: string[] = [];
-    const wanted = new Map(snapshot.listeners.map((l) => [`${l.address}:${l.bindPort}`, l]));
-    for (const [key, b] of this.#bound) {
-      if (!wanted.has(key)) { b.server.close(); this.#bound.delete(key); }
-    }
-    for (const [key, l] of wanted) {
-      const b = this.#bound.get(key);
-      if (b !== undefined) { b.listener = l; continue; }
-      try {
-        this.#bound.set(key, await this.#bind(l));
-      } catch (e) {
-        errors.push(`listener ${l.name}: cannot bind ${l.address}:${l.bindPort}: ${(e as Error).message}`);
-      }
-    }
-    return errors;
+    return reconcileListeners(this.#bound, new Map(snapshot.listeners.map((l) => [listenerKey(l), l])), (l) => this.#bind(l));
   }
 
   #bind(l: Listener): Promise<BoundListener> {
     const b: BoundListener = { server: createServer({ noDelay: true, pauseOnConnect: false }), listener: l, sockets: new Set() };
     b.server.on('connection', (socket: Socket) => this.#onConnection(b, socket));
-    return new Promise((resolve, reject) => {
-      b.server.once('error', reject);
-      b.server.listen({ host: l.address, port: l.bindPort, backlog: 4096 }, () => {
-        b.server.removeListener('error', reject);
-        b.server.on('error', () => {});
-        resolve(b);
-      });
-    });
+    return listenOn(b);
   }
 
   /** Actual bound ports (for `--port-map P=0` in tests). */

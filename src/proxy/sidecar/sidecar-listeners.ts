@@ -1,18 +1,14 @@
 import type { IncomingMessage } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import type { Listener, Snapshot } from '../../compile/snapshot.js';
 import { setConnectHandler } from '../codec/node-http1.js';
 import type { NodeHttp2Codec } from '../codec/node-http2.js';
 import type { DownstreamConnection, Http1ServerCodec, ProxyContext } from '../http/stream.js';
+import { listenerKey, listenOn, reconcileListeners, type BoundListener } from '../listener/bound-listeners.js';
 import type { ConnectionEventLog } from '../listener/listener-manager.js';
 import { openTunnel } from './connect-tunnel.js';
 import { acceptInbound, stripV4Mapped } from './inbound.js';
 
-interface Bound {
-  server: Server;
-  listener: Listener;
-  sockets: Set<Socket>;
-}
 
 /**
  * The sidecar's two listeners, reconciled with each snapshot like the gateway listeners:
@@ -25,7 +21,7 @@ export class SidecarListeners {
   readonly #h1: Http1ServerCodec;
   readonly #h2: NodeHttp2Codec;
   readonly #log: ConnectionEventLog;
-  readonly #bound = new Map<string, Bound>();
+  readonly #bound = new Map<string, BoundListener>();
 
   constructor(proxy: ProxyContext, h1: Http1ServerCodec, h2: NodeHttp2Codec, log: ConnectionEventLog) {
     this.#proxy = proxy;
@@ -39,37 +35,19 @@ export class SidecarListeners {
     const sc = snapshot.sidecar ?? null;
     const wanted = new Map<string, Listener>();
     if (sc !== null) {
-      wanted.set(`${sc.outbound.listener.address}:${sc.outbound.listener.bindPort}`, sc.outbound.listener);
-      if (sc.inbound !== null) wanted.set(`${sc.inbound.listener.address}:${sc.inbound.listener.bindPort}`, sc.inbound.listener);
+      wanted.set(listenerKey(sc.outbound.listener), sc.outbound.listener);
+      if (sc.inbound !== null) wanted.set(listenerKey(sc.inbound.listener), sc.inbound.listener);
     }
-    for (const [key, b] of this.#bound) if (!wanted.has(key)) { b.server.close(); this.#bound.delete(key); }
-    const errors: string[] = [];
-    for (const [key, l] of wanted) {
-      const b = this.#bound.get(key);
-      if (b !== undefined) { b.listener = l; continue; }
-      try {
-        this.#bound.set(key, await this.#bind(l));
-      } catch (e) {
-        errors.push(`listener ${l.name}: cannot bind ${l.address}:${l.bindPort}: ${(e as Error).message}`);
-      }
-    }
-    return errors;
+    return reconcileListeners(this.#bound, wanted, (l) => this.#bind(l));
   }
 
-  #bind(l: Listener): Promise<Bound> {
-    const b: Bound = { server: createServer({ noDelay: true }), listener: l, sockets: new Set() };
+  #bind(l: Listener): Promise<BoundListener> {
+    const b: BoundListener = { server: createServer({ noDelay: true }), listener: l, sockets: new Set() };
     b.server.on('connection', (socket: Socket) => this.#onConnection(b, socket));
-    return new Promise((resolve, reject) => {
-      b.server.once('error', reject);
-      b.server.listen({ host: l.address, port: l.bindPort, backlog: 4096 }, () => {
-        b.server.removeListener('error', reject);
-        b.server.on('error', () => {});
-        resolve(b);
-      });
-    });
+    return listenOn(b);
   }
 
-  #onConnection(b: Bound, socket: Socket): void {
+  #onConnection(b: BoundListener, socket: Socket): void {
     socket.on('error', () => {});
     b.sockets.add(socket);
     socket.once('close', () => b.sockets.delete(socket));
