@@ -43,3 +43,21 @@ export function listenOn(b: BoundListener): Promise<BoundListener> {
 export function listenerKey(l: Listener): string {
   return `${l.address}:${l.bindPort}`;
 }
+
+/** Stops accepting on every listener; returns how many connections are still open. */
+export function stopAccepting(bound: ReadonlyMap<string, BoundListener>): number {
+  for (const b of bound.values()) b.server.close();
+  return openConnections(bound);
+}
+
+export function openConnections(bound: ReadonlyMap<string, BoundListener>): number {
+  let n = 0;
+  for (const b of bound.values()) n += b.sockets.size;
+  return n;
+}
+
+/** Closes every listener and destroys its connections. */
+export function closeAll(bound: Map<string, BoundListener>): void {
+  for (const b of bound.values()) { b.server.close(); for (const s of b.sockets) s.destroy(); }
+  bound.clear();
+}

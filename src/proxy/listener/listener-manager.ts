@@ -1,7 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { FilterChain, Listener, Snapshot } from '../../compile/snapshot.js';
-import { listenerKey, listenOn, reconcileListeners, type BoundListener } from './bound-listeners.js';
+import { closeAll, listenerKey, listenOn, openConnections, reconcileListeners, stopAccepting, type BoundListener } from './bound-listeners.js';
 import type { NodeHttp2Codec } from '../codec/node-http2.js';
 import type { DownstreamConnection, Http1ServerCodec, ProxyContext } from '../http/stream.js';
 import { proxyTcp } from '../tcp/tcp-proxy.js';
@@ -248,15 +248,11 @@ export class ListenerManager {
   /** Stops accepting; returns the number of connections still open. */
   stopAccepting(): number {
     this.#draining = true;
-    let open = 0;
-    for (const b of this.#bound.values()) { b.server.close(); open += b.sockets.size; }
-    return open;
+    return stopAccepting(this.#bound);
   }
 
   openConnections(): number {
-    let n = 0;
-    for (const b of this.#bound.values()) n += b.sockets.size;
-    return n;
+    return openConnections(this.#bound);
   }
 
   get draining(): boolean {
@@ -264,8 +260,7 @@ export class ListenerManager {
   }
 
   closeAll(): void {
-    for (const b of this.#bound.values()) { b.server.close(); for (const s of b.sockets) s.destroy(); }
-    this.#bound.clear();
+    closeAll(this.#bound);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Listener, Snapshot } from '../../compile/snapshot.js';
 import { setConnectHandler } from '../codec/node-http1.js';
 import type { NodeHttp2Codec } from '../codec/node-http2.js';
 import type { DownstreamConnection, Http1ServerCodec, ProxyContext } from '../http/stream.js';
-import { listenerKey, listenOn, reconcileListeners, type BoundListener } from '../listener/bound-listeners.js';
+import { closeAll, listenerKey, listenOn, openConnections, reconcileListeners, stopAccepting, type BoundListener } from '../listener/bound-listeners.js';
 import type { ConnectionEventLog } from '../listener/listener-manager.js';
 import { openTunnel } from './connect-tunnel.js';
 import { acceptInbound, stripV4Mapped } from './inbound.js';
@@ -96,19 +96,14 @@ export class SidecarListeners {
   }
 
   stopAccepting(): number {
-    let open = 0;
-    for (const b of this.#bound.values()) { b.server.close(); open += b.sockets.size; }
-    return open;
+    return stopAccepting(this.#bound);
   }
 
   openConnections(): number {
-    let n = 0;
-    for (const b of this.#bound.values()) n += b.sockets.size;
-    return n;
+    return openConnections(this.#bound);
   }
 
   closeAll(): void {
-    for (const b of this.#bound.values()) { b.server.close(); for (const s of b.sockets) s.destroy(); }
-    this.#bound.clear();
+    closeAll(this.#bound);
   }
 }
