@@ -82,7 +82,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: AdminOptions
       const lines: string[] = [];
       const now = Date.now();
       for (const c of rt.clusters.all()) {
-        lines.push(`${c.config.name}::default_priority::max_connections::${c.limits.maxConnections}`);
+        lines.push(`${c.config.name}::default_priority::max_connections::${c.resources.connections.max}`);
         for (const h of c.hosts) {
           lines.push(`${c.config.name}::${h.id}::rq_active::${h.activeRequests}`);
           lines.push(`${c.config.name}::${h.id}::health_flags::${h.ejectedUntil > now ? '/failed_outlier_check' : 'healthy'}`);

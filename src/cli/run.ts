@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Command } from 'commander';
 import { runPrimary } from '../cluster/primary.js';
-import { primaryLimits, serveAsWorker, workerFailed } from '../cluster/worker.js';
+import { outlierReporter, primaryLimits, serveAsWorker, workerFailed, workerLeases } from '../cluster/worker.js';
 import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
 import { debugTraceHandler } from '../admin/debug-trace.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostic.js';
@@ -266,6 +266,8 @@ export async function run(flags: RunFlags): Promise<number> {
     codec: flags.codec === 'node' ? 'node' : 'fast',
     listenerFiltersTimeoutMs,
     headersTimeoutMs: Number(flags.requestHeadersTimeout) * 1000,
+    // Workers count circuit breakers and outlier detection in the primary, for the whole gateway.
+    ...(cluster.isWorker ? { resources: workerLeases.factory, outlierSink: outlierReporter } : {}),
   });
   const bindErrors = await runtime.apply(first.snapshot);
   if (cluster.isWorker) {

@@ -13,6 +13,8 @@ import type { MeshIdentity } from '../security/mesh-identity.js';
 import { log } from '../util/log.js';
 import { isMessage, type ToPrimary, type ToWorker, type WorkerClusterView } from './protocol.js';
 import { PrimaryBuckets } from './token-buckets.js';
+import { LeaseTable } from './leases.js';
+import { OutlierTable } from './outliers.js';
 
 export interface PrimaryOptions {
   concurrency: number;
@@ -106,6 +108,14 @@ class Primary {
   readonly buckets = new PrimaryBuckets();
   /** Global rate limit counters of all workers when no Redis is configured. */
   readonly limits = new MemoryBackend();
+  /** Circuit breakers: every finite limit, leased out to the workers. */
+  readonly leases = new LeaseTable({
+    leased: (w, id, n) => this.#sendTo(w, { t: 'leased', id, n }),
+    reclaim: (w, key) => this.#sendTo(w, { t: 'reclaim', key }),
+    workers: () => this.workers.size,
+  });
+  /** Outlier detection's counters for all workers. */
+  readonly outliers = new OutlierTable();
   ports = new Map<string, number>();
   view: WorkersView;
   status: ConfigStatus & { workers?: { pid: number; version: number }[] };
@@ -169,6 +179,21 @@ class Primary {
       case 'renewed':
         this.reload();
         return;
+      case 'lease':
+        this.leases.lease(st.worker.id, m.id, m.key, m.max, m.want);
+        return;
+      case 'forced':
+        this.leases.forced(st.worker.id, m.key, m.max);
+        return;
+      case 'returned':
+        this.leases.returned(st.worker.id, m.key, m.n);
+        return;
+      case 'outlier': {
+        const od = this.latest.snapshot.clusters.get(m.cluster)?.outlier;
+        const out = od != null ? this.outliers.record(m, od, st.worker.id) : null;
+        if (out !== null) this.broadcast(out);
+        return;
+      }
       case 'take': {
         const r = this.buckets.take(m.key, m.spec);
         const reply: ToWorker = { t: 'taken', id: m.id, ok: r.ok, remaining: r.remaining, msToNextFill: r.msToNextFill };
@@ -197,6 +222,11 @@ class Primary {
 
   workerVersions(): { pid: number; version: number }[] {
     return [...this.workers.values()].map((st) => ({ pid: st.worker.process.pid ?? 0, version: st.version }));
+  }
+
+  #sendTo(workerId: number, m: ToWorker): void {
+    const st = this.workers.get(workerId);
+    if (st !== undefined && st.worker.isConnected()) st.worker.send(m);
   }
 
   broadcast(m: ToWorker): void {
@@ -275,6 +305,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   cluster.on('exit', (w, code, signal) => {
     const st = p.workers.get(w.id);
     p.workers.delete(w.id);
+    p.leases.workerGone(w.id);
     if (p.stopping || st === undefined) return;
     log('error', 'main', `worker ${w.process.pid ?? '?'} exited (${signal ?? code}); starting a new one`);
     p.fork();

@@ -1,6 +1,7 @@
 // Messages between the primary and its workers (`sluice run --concurrency N`).
 //
 //   primary: flags, first config check (exit 2), admin API, file watcher, token buckets,
+//            circuit-breaker limits (leases.ts), outlier detection (outliers.ts),
 //            forks N workers and restarts one that dies
 //   workers: each builds the same snapshot from the same files and serves the listeners,
 //            which node:cluster shares (the primary accepts, workers get connections in turn)
@@ -31,7 +32,15 @@ export type ToWorker =
   /** The primary's answer to a `take`. */
   | { t: 'taken'; id: number; ok: boolean; remaining: number; msToNextFill: number }
   /** The primary's answer to an `incr`: the new totals. */
-  | { t: 'incred'; id: number; totals: number[] };
+  | { t: 'incred'; id: number; totals: number[] }
+  /** The primary's answer to a `lease`: `n` slots granted, 0 when the cluster is at its limit. */
+  | { t: 'leased'; id: number; n: number }
+  /** Give back the free slots of circuit-breaker resource `key`; answered with `returned`. */
+  | { t: 'reclaim'; key: string }
+  /** Outlier detection: `host` of `cluster` has an error streak; report its next success. */
+  | { t: 'streak'; cluster: string; host: string }
+  /** Outlier detection: eject `host` until `until` (ms since the epoch); `reporter` (worker id) counts it in its stats. */
+  | { t: 'eject'; cluster: string; host: string; until: number; ejections: number; reporter: number };
 
 export type ToPrimary =
   | { t: 'ready'; version: number; ports: [string, number][]; errors: string[] }
@@ -42,7 +51,15 @@ export type ToPrimary =
   /** Global rate limit counters kept in the primary (no Redis): add `hits` to each key. */
   | { t: 'incr'; id: number; keys: { key: string; ttlSeconds: number }[]; hits: number }
   /** This worker renewed its mesh workload certificate: every worker rebuilds (same version). */
-  | { t: 'renewed' };
+  | { t: 'renewed' }
+  /** Lease `want` slots of circuit-breaker resource `key` (`<cluster>|<resource>`, limit `max`). */
+  | { t: 'lease'; id: number; key: string; max: number; want: number }
+  /** Took a slot of `key` without a lease (a pool's first connection, as Envoy allows). */
+  | { t: 'forced'; key: string; max: number }
+  /** The answer to `reclaim`: `n` slots given back. */
+  | { t: 'returned'; key: string; n: number }
+  /** Outlier detection: an upstream error (or the first success after a streak) for `host` (`address:port`) of `cluster`, which has `hosts` hosts. */
+  | { t: 'outlier'; cluster: string; host: string; status: number; local: boolean; hosts: number };
 
 export function isMessage(m: unknown): m is { t: string } {
   return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';

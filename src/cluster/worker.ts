@@ -5,6 +5,9 @@ import { log } from '../util/log.js';
 import { isMessage, type ToPrimary, type ToWorker, type WorkerClusterView } from './protocol.js';
 import { setTokenBucketStore } from '../proxy/filters/local-ratelimit/token-bucket.js';
 import { RemoteBucketStore } from './token-buckets.js';
+import cluster from 'node:cluster';
+import { WorkerLeases } from './leases.js';
+import { OutlierReporter } from './outliers.js';
 
 function send(m: ToPrimary): void {
   if (process.connected) process.send!(m);
@@ -18,7 +21,7 @@ function clusterViews(rt: ProxyRuntime): WorkerClusterView[] {
     for (const [k, v] of Object.entries(c.stats)) if (typeof v === 'number') stats[k] = v;
     out.push({
       name: c.config.name,
-      maxConnections: c.limits.maxConnections,
+      maxConnections: c.resources.connections.max,
       stats,
       byClass: [...c.stats.byClass],
       hosts: c.hosts.map((h) => ({ id: h.id, activeRequests: h.activeRequests, ejectedUntil: h.ejectedUntil })),
@@ -58,6 +61,16 @@ export class PrimaryLimitBackend {
 }
 
 export const primaryLimits = new PrimaryLimitBackend();
+
+/** Circuit breakers of a worker: slots leased from the primary (ClusterManager's resource factory). */
+export const workerLeases = new WorkerLeases({
+  lease: (id, key, max, want) => send({ t: 'lease', id, key, max, want }),
+  forced: (key, max) => send({ t: 'forced', key, max }),
+  returned: (key, n) => send({ t: 'returned', key, n }),
+});
+
+/** Outlier detection of a worker: results go to the primary (ClusterManager's outlier sink). */
+export const outlierReporter = new OutlierReporter(send);
 
 /** A build that follows the mesh config's trust domain, as `sluice run` does (one extra build when it changed). */
 async function buildFollowingTrustDomain(pipeline: ConfigPipeline, identity: MeshIdentity | null): Promise<BuildResult> {
@@ -113,6 +126,16 @@ export async function serveAsWorker(runtime: ProxyRuntime, pipeline: ConfigPipel
         return;
       case 'incred':
         primaryLimits.answered(msg.id, msg.totals);
+        return;
+      case 'leased':
+        workerLeases.leased(msg.id, msg.n);
+        return;
+      case 'reclaim':
+        workerLeases.reclaim(msg.key);
+        return;
+      case 'streak':
+      case 'eject':
+        outlierReporter.apply(runtime.clusters, msg, cluster.worker?.id ?? 0);
         return;
     }
   });

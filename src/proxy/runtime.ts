@@ -13,6 +13,8 @@ import { ListenerManager } from './listener/listener-manager.js';
 import { SidecarListeners } from './sidecar/sidecar-listeners.js';
 import type { TcpSession } from './tcp/tcp-session.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
+import type { OutlierSink } from './upstream/outlier.js';
+import type { ResourceFactory } from './upstream/resources.js';
 import type { DnsResolver } from './upstream/dns.js';
 
 export interface RuntimeOptions {
@@ -26,6 +28,10 @@ export interface RuntimeOptions {
   codec?: 'fast' | 'node';
   /** ClientHello / TLS handshake deadline (`--listener-filters-timeout`), default 15 s. */
   listenerFiltersTimeoutMs?: number;
+  /** A worker of `--concurrency N`: circuit breakers leased from the primary. */
+  resources?: ResourceFactory;
+  /** A worker of `--concurrency N`: outlier detection counted by the primary. */
+  outlierSink?: OutlierSink;
 }
 
 /**
@@ -54,7 +60,12 @@ export class ProxyRuntime implements ProxyContext {
   constructor(o: RuntimeOptions) {
     this.snapshot = o.initial;
     this.#dnsOverride = (host) => o.dns.override(host);
-    this.clusters = new ClusterManager({ dns: o.dns, sourceAddress: o.sourceAddress ?? null });
+    this.clusters = new ClusterManager({
+      dns: o.dns,
+      sourceAddress: o.sourceAddress ?? null,
+      ...(o.resources !== undefined ? { resources: o.resources } : {}),
+      ...(o.outlierSink !== undefined ? { outlierSink: o.outlierSink } : {}),
+    });
     this.accessLog = new AccessLog(o.accessLog);
     this.metrics = new IstioMetrics(o.initial.workload, o.workloadName, this.clusters);
     this.telemetry = new TelemetryRuntime(this.accessLog, o.dns);

@@ -176,6 +176,10 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
   #h2Headers: OutgoingHttpHeaders | null = null;
   #attempts = 0;
   #retrying = false;
+  /** This attempt holds a slot of the cluster's `http2MaxRequests`. */
+  #requestSlot = false;
+  /** A scheduled retry holds a slot of the cluster's `maxRetries` until it starts. */
+  #retrySlot = false;
   #done = false;
   #startMs = 0;
   #timer: NodeJS.Timeout | null = null;
@@ -232,6 +236,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   readonly #attempt = (): void => {
     if (this.#done) return;
+    this.#releaseRetry();
     const s = this.#s;
     this.#attempts++;
     s.attemptCount = this.#attempts;
@@ -257,6 +262,18 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     (this.#tried ??= []).push(host);
     s.upstreamHost = host.id;
     this.#cluster.stats.upstream_rq_total++;
+    // `http2MaxRequests` caps the cluster's active requests, HTTP/1.1 and HTTP/2 alike.
+    const rq = this.#cluster.resources.requests;
+    if (rq.tryAcquire()) { this.#requestSlot = true; this.#toPool(host); return; }
+    rq.acquire((ok) => {
+      if (this.#done) { if (ok) rq.release(); return; }
+      if (!ok) { this.onPoolFailure('overflow', 'active requests exceed http2MaxRequests'); return; }
+      this.#requestSlot = true;
+      this.#toPool(host);
+    });
+  }
+
+  #toPool(host: HostRuntime): void {
     if (this.#h2) {
       const p = host.h2Pool(stripPort(this.#authority));
       this.#pool = p;
@@ -327,6 +344,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   onPoolFailure(reason: UpstreamResetReason, detail: string): void {
     if (this.#done) return;
+    this.#releaseRequest();
     if (reason === 'overflow') {
       this.#cluster.stats.upstream_rq_pending_overflow++;
       this.#fail(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ResponseFlag.UO, 'upstream_reset_before_response_started{overflow}');
@@ -494,12 +512,35 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   // ---------------------------------------------------------------- retries and failures
 
+  /** May this request be retried? If so, it holds a slot of `maxRetries` until the retry starts. */
   #canRetry(): boolean {
     const r = this.#a.retry;
     if (r === null || this.#attempts > r.attempts) return false;
     if (this.#s.headersSent) return false;
     if (this.#s.hasBody && (!this.#bodyDone || this.#body === null)) return false;
+    if (this.#retrySlot) return true;
+    if (!this.#cluster.resources.retries.tryAcquire()) {
+      // Envoy: the retry circuit breaker overflowed (UO), the response goes out as it is.
+      this.#cluster.stats.upstream_rq_retry_overflow++;
+      this.#s.setFlag(ResponseFlag.UO);
+      return false;
+    }
+    this.#retrySlot = true;
     return true;
+  }
+
+  /** A retriable failure that will not be retried: URX once attempts ran out (not after a retry overflow). */
+  #noRetry(): void {
+    const s = this.#s;
+    if (this.#attempts > 1 && (s.responseFlags & ResponseFlag.UO) === 0) s.setFlag(ResponseFlag.URX);
+  }
+
+  #releaseRetry(): void {
+    if (this.#retrySlot) { this.#retrySlot = false; this.#cluster.resources.retries.release(); }
+  }
+
+  #releaseRequest(): void {
+    if (this.#requestSlot) { this.#requestSlot = false; this.#cluster.resources.requests.release(); }
   }
 
   #shouldRetryStatus(status: number, headers: HeaderList): boolean {
@@ -517,7 +558,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
       if (g !== undefined) retriable = on.grpc.includes(GRPC_RETRY_NAMES[g] ?? '');
     }
     if (!retriable) return false;
-    if (!this.#canRetry()) { if (this.#attempts > 1) this.#s.setFlag(ResponseFlag.URX); return false; }
+    if (!this.#canRetry()) { this.#noRetry(); return false; }
     return true;
   }
 
@@ -532,7 +573,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
         (reason === 'remote reset' && on.refusedStream);
       if (retriable) {
         if (this.#canRetry()) { this.#scheduleRetry(); return; }
-        if (this.#attempts > 1) s.setFlag(ResponseFlag.URX);
+        this.#noRetry();
       }
     }
     const flag = reason === 'connection failure' ? ResponseFlag.UF : reason === 'overflow' ? ResponseFlag.UO : reason === 'remote reset' ? ResponseFlag.UR : ResponseFlag.UC;
@@ -572,6 +613,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   #releaseHost(): void {
     this.#clearTryTimer();
+    this.#releaseRequest();
     if (this.#conn !== null) { this.#host!.activeRequests--; this.#conn = null; }
   }
 
@@ -581,6 +623,8 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     this.#done = true;
     if (this.#timer !== null) { clearTimeout(this.#timer); this.#timer = null; }
     this.#clearTryTimer();
+    this.#releaseRequest();
+    this.#releaseRetry();
     this.#s.onAbort = null;
     this.#cluster.stats.upstream_rq_completed++;
   }
@@ -591,6 +635,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   /** Drops the upstream exchange: the connection is not reusable mid-exchange. */
   #abandonUpstream(): void {
+    this.#releaseRequest();
     const conn = this.#conn;
     if (conn !== null) { this.#host!.activeRequests--; this.#conn = null; conn.reset(); }
     else if (this.#pool !== null) this.#pool.cancel(this);

@@ -42,7 +42,7 @@ export class TcpRelay {
     const s = this.session;
     if (s.completed) return;
     s.completed = true;
-    if (this.#slot !== null) { this.#slot.limits.connections--; this.#slot = null; }
+    if (this.#slot !== null) { this.#slot.resources.connections.release(); this.#slot = null; }
     this.#proxy.onTcpComplete(s);
   }
 
@@ -62,12 +62,21 @@ export class TcpRelay {
    * a CONNECT head). `onConnectError` hears a failed connect before the session fails.
    */
   connect(c: ClusterRuntime, tls: ClientTlsContext | null, sni: string, address: string, port: number, initial: Buffer | null, onConnectError: ((reason: string) => void) | null = null): void {
+    if (this.session.completed) return;
+    const cx = c.resources.connections;
+    if (cx.tryAcquire()) { this.#connect(c, tls, sni, address, port, initial, onConnectError); return; }
+    // With --concurrency the slot may be held by another worker: the primary answers.
+    cx.acquire((ok) => {
+      if (!ok) { c.stats.upstream_rq_pending_overflow++; this.fail(ResponseFlag.UO, 'upstream_reset_before_response_started{overflow}', 'maxConnections reached'); return; }
+      if (this.session.completed) { cx.release(); return; }
+      this.#connect(c, tls, sni, address, port, initial, onConnectError);
+    });
+  }
+
+  /** connect() once the connection slot is taken. */
+  #connect(c: ClusterRuntime, tls: ClientTlsContext | null, sni: string, address: string, port: number, initial: Buffer | null, onConnectError: ((reason: string) => void) | null): void {
     const s = this.session;
     const client = this.client;
-    if (s.completed) return;
-    const lim = c.limits;
-    if (lim.connections >= lim.maxConnections) { c.stats.upstream_rq_pending_overflow++; this.fail(ResponseFlag.UO, 'upstream_reset_before_response_started{overflow}', 'maxConnections reached'); return; }
-    lim.connections++;
     this.#slot = c;
     s.upstreamHost = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
     let settled = false;

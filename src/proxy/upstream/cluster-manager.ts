@@ -1,8 +1,10 @@
 import type { Cluster, Snapshot, TlsSecret } from '../../compile/snapshot.js';
 import { DnsResolver, DNS_REFRESH_MS } from './dns.js';
 import { Http1Pool, type PoolLimits } from './http1-pool.js';
-import { Http2Pool, type Http2Limits } from './http2-pool.js';
+import { Http2Pool } from './http2-pool.js';
 import { createBalancer, type BalancedHost, type Balancer } from './load-balancer.js';
+import { ejectionAllowed, OutlierCounters, type OutlierSink } from './outlier.js';
+import { ClusterResources, ResourceRegistry, type ResourceFactory } from './resources.js';
 import { buildClientTls, makeConnector, sniFor, type ClientTlsContext } from './transport.js';
 
 /** Counters per cluster, named as Envoy's cluster stats (`cluster.<name>.<stat>`). */
@@ -10,6 +12,7 @@ export class ClusterStats {
   upstream_rq_total = 0;
   upstream_rq_completed = 0;
   upstream_rq_pending_overflow = 0;
+  upstream_cx_overflow = 0;
   upstream_rq_retry = 0;
   upstream_rq_retry_overflow = 0;
   upstream_rq_timeout = 0;
@@ -32,9 +35,8 @@ export class HostRuntime implements BalancedHost {
   activeRequests = 0;
   ejectedUntil = 0;
   ejections = 0;
-  consecutive5xx = 0;
-  consecutiveGatewayErrors = 0;
-  consecutiveLocalFailures = 0;
+  /** Outlier detection's consecutive-error counters (this process's; the primary's with `--concurrency`). */
+  readonly outlier = new OutlierCounters();
   readonly #cluster: ClusterRuntime;
   readonly #pools = new Map<string, Http1Pool>();
   readonly #h2pools = new Map<string, Http2Pool>();
@@ -72,7 +74,7 @@ export class HostRuntime implements BalancedHost {
     let p = this.#h2pools.get(sni);
     if (p === undefined) {
       const authority = this.address.includes(':') ? `[${this.address}]:${this.port}` : `${this.address}:${this.port}`;
-      p = new Http2Pool(c.limits, c.h2Limits, makeConnector(this.address, this.port, c.tls, sni, c.sourceAddress, ['h2']), authority);
+      p = new Http2Pool(c.limits, makeConnector(this.address, this.port, c.tls, sni, c.sourceAddress, ['h2']), authority);
       this.#h2pools.set(sni, p);
     }
     return p;
@@ -96,7 +98,8 @@ export class ClusterRuntime {
   readonly fingerprint: string;
   readonly stats = new ClusterStats();
   readonly limits: PoolLimits;
-  readonly h2Limits: Http2Limits;
+  /** Circuit breakers: connections, pending requests, requests and retries. */
+  readonly resources: ClusterResources;
   readonly tls: ClientTlsContext | null;
   readonly sourceAddress: string | null;
   hosts: HostRuntime[] = [];
@@ -104,6 +107,7 @@ export class ClusterRuntime {
   dnsError = '';
   readonly #balancer: Balancer<HostRuntime>;
   readonly #dns: DnsResolver;
+  readonly #outlierSink: OutlierSink | null;
   #resolved = false;
   #waiters: (() => void)[] = [];
   #timer: NodeJS.Timeout | null = null;
@@ -111,23 +115,24 @@ export class ClusterRuntime {
   /** original_dst: hosts created on demand per destination. */
   readonly #dynamic = new Map<string, HostRuntime>();
 
-  constructor(config: Cluster, fingerprint: string, dns: DnsResolver, secrets: ReadonlyMap<string, TlsSecret>, sourceAddress: string | null) {
+  constructor(config: Cluster, fingerprint: string, dns: DnsResolver, secrets: ReadonlyMap<string, TlsSecret>, sourceAddress: string | null, resources: ResourceRegistry, outlierSink: OutlierSink | null) {
     this.config = config;
     this.fingerprint = fingerprint;
     this.#dns = dns;
     this.sourceAddress = sourceAddress;
+    this.#outlierSink = outlierSink;
     this.#balancer = createBalancer<HostRuntime>(config.lb);
+    this.resources = new ClusterResources(resources, config.name, config.pool);
+    const stats = this.stats;
     this.limits = {
-      connections: 0,
-      pendingRequests: 0,
-      maxConnections: config.pool.maxConnections,
-      maxPendingRequests: config.pool.maxPendingRequests,
+      resources: this.resources,
+      onConnectionOverflow: () => { stats.upstream_cx_overflow++; },
       maxRequestsPerConnection: config.pool.maxRequestsPerConnection,
+      maxConcurrentStreams: Math.max(1, config.pool.maxConcurrentStreams ?? 2 ** 31 - 1),
       idleTimeoutMs: config.pool.idleTimeoutMs,
       connectTimeoutMs: config.pool.connectTimeoutMs,
       maxConnectionDurationMs: config.pool.maxConnectionDurationMs,
     };
-    this.h2Limits = { activeRequests: 0, maxRequests: config.pool.maxRequests, maxConcurrentStreams: Math.max(1, config.pool.maxConcurrentStreams ?? 2 ** 31 - 1) };
     this.tls = config.tls !== null ? buildClientTls(config.tls, secrets) : null;
     if (config.type === 'strict_dns') this.#resolve();
     else {
@@ -182,34 +187,24 @@ export class ClusterRuntime {
   recordResult(h: HostRuntime, status: number, localOriginFailure: boolean): void {
     const od = this.config.outlier;
     if (od === null) return;
-    if (localOriginFailure) {
-      h.consecutiveLocalFailures++;
-      if (!od.splitExternalLocalOriginErrors) h.consecutive5xx++;
-    } else if (status >= 500) {
-      h.consecutive5xx++;
-      if (status === 502 || status === 503 || status === 504) h.consecutiveGatewayErrors++;
-      else h.consecutiveGatewayErrors = 0;
-    } else {
-      h.consecutive5xx = 0;
-      h.consecutiveGatewayErrors = 0;
-      h.consecutiveLocalFailures = 0;
-      return;
-    }
-    const trip =
-      (od.consecutive5xx > 0 && h.consecutive5xx >= od.consecutive5xx) ||
-      (od.consecutiveGatewayErrors > 0 && h.consecutiveGatewayErrors >= od.consecutiveGatewayErrors) ||
-      (od.splitExternalLocalOriginErrors && od.consecutiveLocalOriginFailures > 0 && h.consecutiveLocalFailures >= od.consecutiveLocalOriginFailures);
-    if (!trip) return;
+    if (this.#outlierSink !== null) { this.#outlierSink.record(this, h, status, localOriginFailure); return; }
+    if (!h.outlier.record(od, status, localOriginFailure)) return;
     const now = Date.now();
-    const ejected = this.hosts.filter((x) => x.ejectedUntil > now).length;
-    const total = this.hosts.length;
-    if (total === 0 || ((ejected + 1) * 100) / total > Math.max(od.maxEjectionPercent, 100 / total)) return;
-    h.ejections++;
-    h.ejectedUntil = now + od.baseEjectionTimeMs * h.ejections;
-    h.consecutive5xx = 0;
-    h.consecutiveGatewayErrors = 0;
-    h.consecutiveLocalFailures = 0;
-    this.stats.outlier_detection_ejections_enforced_total++;
+    if (!ejectionAllowed(od, this.hosts.filter((x) => x.ejectedUntil > now).length, this.hosts.length)) return;
+    h.outlier.reset();
+    this.eject(h, now + od.baseEjectionTimeMs * (h.ejections + 1), h.ejections + 1, true);
+  }
+
+  /** Takes `h` out of load balancing until `until` (its `ejections`-th time). */
+  eject(h: HostRuntime, until: number, ejections: number, counted: boolean): void {
+    h.ejections = ejections;
+    h.ejectedUntil = until;
+    if (counted) this.stats.outlier_detection_ejections_enforced_total++;
+  }
+
+  /** The host with `hashKey` (`address:port`), also among original_dst hosts. */
+  host(hashKey: string): HostRuntime | undefined {
+    return this.hosts.find((h) => h.hashKey === hashKey) ?? this.#dynamic.get(hashKey);
   }
 
   #resolve(): void {
@@ -261,6 +256,10 @@ export interface ClusterManagerOptions {
   dns: DnsResolver;
   /** Bind outbound connections to this source address (egress "fixed source IP"). */
   sourceAddress?: string | null;
+  /** Circuit breakers across processes (`--concurrency` > 1): leased from the primary. Default: this process's own counters. */
+  resources?: ResourceFactory;
+  /** Outlier detection across processes: results go to the primary, which ejects for every worker. */
+  outlierSink?: OutlierSink;
 }
 
 /** Reconciles cluster runtimes with each new snapshot. */
@@ -268,10 +267,14 @@ export class ClusterManager {
   readonly #clusters = new Map<string, ClusterRuntime>();
   readonly #dns: DnsResolver;
   readonly #sourceAddress: string | null;
+  readonly #resources: ResourceRegistry;
+  readonly #outlierSink: OutlierSink | null;
 
   constructor(o: ClusterManagerOptions) {
     this.#dns = o.dns;
     this.#sourceAddress = o.sourceAddress ?? null;
+    this.#resources = new ResourceRegistry(o.resources);
+    this.#outlierSink = o.outlierSink ?? null;
   }
 
   get(name: string): ClusterRuntime | undefined {
@@ -289,7 +292,7 @@ export class ClusterManager {
       const fp = fingerprint(config, snapshot.secrets);
       const cur = this.#clusters.get(name);
       if (cur !== undefined && cur.fingerprint === fp) continue;
-      this.#clusters.set(name, new ClusterRuntime(config, fp, this.#dns, snapshot.secrets, this.#sourceAddress));
+      this.#clusters.set(name, new ClusterRuntime(config, fp, this.#dns, snapshot.secrets, this.#sourceAddress, this.#resources, this.#outlierSink));
       // The old runtime's busy connections finish their exchange; idle ones close now.
       cur?.close();
     }

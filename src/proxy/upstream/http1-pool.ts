@@ -1,18 +1,20 @@
 import type { Socket } from 'node:net';
 import { Http1Connection, type ConnectionOwner, type UpstreamResetReason } from './http1-connection.js';
+import type { ClusterResources } from './resources.js';
 
 export interface PoolWaiter {
   onPoolReady(conn: Http1Connection): void;
   onPoolFailure(reason: UpstreamResetReason, detail: string): void;
 }
 
-/** Cluster-wide circuit breaker counters and limits (Envoy's per-cluster resource manager). */
+/** A cluster's circuit breakers and connection settings, shared by its pools. */
 export interface PoolLimits {
-  connections: number;
-  pendingRequests: number;
-  readonly maxConnections: number;
-  readonly maxPendingRequests: number;
+  readonly resources: ClusterResources;
+  /** Connections that could not open because of `maxConnections` (Envoy's upstream_cx_overflow). */
+  onConnectionOverflow(): void;
   readonly maxRequestsPerConnection: number;
+  /** HTTP/2: streams per connection (`maxConcurrentStreams`; the peer's SETTINGS may lower it). */
+  readonly maxConcurrentStreams: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxConnectionDurationMs: number;
@@ -35,6 +37,10 @@ export class Http1Pool implements ConnectionOwner {
   readonly #limits: PoolLimits;
   readonly #connect: Connector;
   #connecting = 0;
+  /** Connection slots asked of the primary (`--concurrency` > 1), not answered yet. */
+  #leasing = 0;
+  /** Waiters whose pending slot the primary has not granted yet. */
+  #asking: Set<PoolWaiter> | null = null;
   #closed = false;
   #idleTimer: NodeJS.Timeout | null = null;
 
@@ -48,45 +54,79 @@ export class Http1Pool implements ConnectionOwner {
   }
 
   acquire(w: PoolWaiter): void {
+    const c = this.#takeIdle();
+    if (c !== null) { w.onPoolReady(c); return; }
+    // Every request waiting for a connection counts as pending, as in Envoy.
+    const pending = this.#limits.resources.pending;
+    if (pending.tryAcquire()) { this.#enqueue(w); return; }
+    (this.#asking ??= new Set()).add(w);
+    pending.acquire((ok) => {
+      if (!this.#asking!.delete(w)) { if (ok) pending.release(); return; }
+      if (ok) this.#enqueue(w);
+      else w.onPoolFailure('overflow', 'pending requests exceed http1MaxPendingRequests');
+    });
+  }
+
+  #takeIdle(): Http1Connection | null {
     while (this.#idle.length > 0) {
       const c = this.#idle.pop()!;
-      if (!c.closed) { w.onPoolReady(c); return; }
+      if (!c.closed) return c;
     }
-    const lim = this.#limits;
-    // Every request waiting for a connection counts as pending, as in Envoy.
-    if (lim.pendingRequests >= lim.maxPendingRequests) {
-      w.onPoolFailure('overflow', 'pending requests exceed http1MaxPendingRequests');
-      return;
-    }
-    lim.pendingRequests++;
+    return null;
+  }
+
+  /** `w` holds a pending slot: it waits for a connection (one may have become idle meanwhile). */
+  #enqueue(w: PoolWaiter): void {
+    const c = this.#takeIdle();
+    if (c !== null) { this.#limits.resources.pending.release(); w.onPoolReady(c); return; }
+    if (this.#closed) { this.#limits.resources.pending.release(); w.onPoolFailure('connection termination', 'cluster removed'); return; }
     this.#pending.push(w);
     this.#maybeOpen();
   }
 
   /** The waiter gave up (client gone, timeout) before getting a connection. */
   cancel(w: PoolWaiter): void {
+    if (this.#asking?.delete(w) === true) return;
     const i = this.#pending.indexOf(w);
-    if (i >= 0) { this.#pending.splice(i, 1); this.#limits.pendingRequests--; }
+    if (i >= 0) { this.#pending.splice(i, 1); this.#limits.resources.pending.release(); }
   }
 
   #dequeue(): PoolWaiter | undefined {
     const w = this.#pending.shift();
-    if (w !== undefined) this.#limits.pendingRequests--;
+    if (w !== undefined) this.#limits.resources.pending.release();
     return w;
   }
 
   #maybeOpen(): void {
-    if (!this.#closed && this.#pending.length > this.#connecting && this.#limits.connections < this.#limits.maxConnections) this.#open();
+    if (this.#closed || this.#pending.length <= this.#connecting + this.#leasing) return;
+    const cx = this.#limits.resources.connections;
+    if (cx.tryAcquire()) { this.#open(); return; }
+    // Envoy: at the limit, a pool with no connection still opens one, or its requests could
+    // never be served; the others wait for this pool's connections to come free.
+    if (this.#all.size + this.#connecting + this.#leasing === 0) {
+      this.#limits.onConnectionOverflow();
+      cx.force();
+      this.#open();
+      return;
+    }
+    this.#leasing++;
+    cx.acquire((ok) => {
+      this.#leasing--;
+      if (!ok) { this.#limits.onConnectionOverflow(); return; }
+      if (this.#closed || this.#pending.length <= this.#connecting) { cx.release(); return; }
+      this.#open();
+    });
   }
 
+  /** Opens a connection; its slot of `maxConnections` is taken already. */
   #open(): void {
     const lim = this.#limits;
-    lim.connections++;
+    const cx = lim.resources.connections;
     this.#connecting++;
     let settled = false;
     const onFail = (reason: string): void => {
       this.#connecting--;
-      lim.connections--;
+      cx.release();
       this.#dequeue()?.onPoolFailure('connection failure', reason);
       this.#maybeOpen();
     };
@@ -137,7 +177,7 @@ export class Http1Pool implements ConnectionOwner {
 
   onConnectionClosed(c: Http1Connection): void {
     if (!this.#all.delete(c)) return;
-    this.#limits.connections--;
+    this.#limits.resources.connections.release();
     const i = this.#idle.indexOf(c);
     if (i >= 0) this.#idle.splice(i, 1);
     // A freed slot lets a waiting request open a connection.

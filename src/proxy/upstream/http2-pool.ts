@@ -10,16 +10,6 @@ export interface Http2PoolWaiter {
   onPoolFailure(reason: UpstreamResetReason, detail: string): void;
 }
 
-/** Cluster-wide HTTP/2 limits besides the shared connection counter (Envoy circuit breakers). */
-export interface Http2Limits {
-  /** Streams open now across the cluster's HTTP/2 pools. */
-  activeRequests: number;
-  /** `http2MaxRequests`: beyond it a request fails at once with overflow (503 UO). */
-  readonly maxRequests: number;
-  /** `maxConcurrentStreams` per connection (the peer's SETTINGS may lower it). */
-  readonly maxConcurrentStreams: number;
-}
-
 // Flow-control windows: node's 64 KiB defaults throttle large bodies; Envoy uses 256 MiB
 // windows. 1 MiB per stream / 16 MiB per connection keeps memory bounded per connection.
 const STREAM_WINDOW = 1 << 20;
@@ -56,25 +46,26 @@ class PoolSession {
  * HTTP/2 connections to one endpoint (Envoy's HTTP/2 connection pool): requests become streams
  * on an existing connection while it has stream capacity (`maxConcurrentStreams`, the peer's
  * SETTINGS); another connection opens while the cluster's `maxConnections` allows, else requests
- * wait as pending (`http1MaxPendingRequests`, overflow → 503 UO). `http2MaxRequests` caps the
- * cluster's concurrent streams. GOAWAY drains a connection: its streams finish, new ones go
+ * wait as pending (`http1MaxPendingRequests`, overflow → 503 UO). GOAWAY drains a connection: its streams finish, new ones go
  * elsewhere. Connections idle for `idleTimeout` close; `maxRequestsPerConnection` and
  * `maxConnectionDuration` retire them.
  */
 export class Http2Pool {
   readonly #limits: PoolLimits;
-  readonly #h2: Http2Limits;
   readonly #connect: Connector;
   readonly #authority: string;
   readonly #sessions: PoolSession[] = [];
   readonly #pending: Http2PoolWaiter[] = [];
   #connecting = 0;
+  /** Connection slots asked of the primary (`--concurrency` > 1), not answered yet. */
+  #leasing = 0;
+  /** Waiters whose pending slot the primary has not granted yet. */
+  #asking: Set<Http2PoolWaiter> | null = null;
   #closed = false;
   #lastError = '';
 
-  constructor(limits: PoolLimits, h2: Http2Limits, connect: Connector, authority: string) {
+  constructor(limits: PoolLimits, connect: Connector, authority: string) {
     this.#limits = limits;
-    this.#h2 = h2;
     this.#connect = connect;
     this.#authority = authority;
   }
@@ -84,25 +75,31 @@ export class Http2Pool {
   }
 
   acquire(w: Http2PoolWaiter): void {
-    if (this.#h2.activeRequests >= this.#h2.maxRequests) {
-      w.onPoolFailure('overflow', 'active requests exceed http2MaxRequests');
-      return;
-    }
     const s = this.#available();
     if (s !== null) { this.#handOut(s, w); return; }
-    const lim = this.#limits;
-    if (lim.pendingRequests >= lim.maxPendingRequests) {
-      w.onPoolFailure('overflow', 'pending requests exceed http1MaxPendingRequests');
-      return;
-    }
-    lim.pendingRequests++;
+    const pending = this.#limits.resources.pending;
+    if (pending.tryAcquire()) { this.#enqueue(w); return; }
+    (this.#asking ??= new Set()).add(w);
+    pending.acquire((ok) => {
+      if (!this.#asking!.delete(w)) { if (ok) pending.release(); return; }
+      if (ok) this.#enqueue(w);
+      else w.onPoolFailure('overflow', 'pending requests exceed http1MaxPendingRequests');
+    });
+  }
+
+  /** `w` holds a pending slot: it waits for stream capacity (some may have come free meanwhile). */
+  #enqueue(w: Http2PoolWaiter): void {
+    const s = this.#available();
+    if (s !== null) { this.#limits.resources.pending.release(); this.#handOut(s, w); return; }
+    if (this.#closed) { this.#limits.resources.pending.release(); w.onPoolFailure('connection termination', 'cluster removed'); return; }
     this.#pending.push(w);
     this.#maybeOpen();
   }
 
   cancel(w: Http2PoolWaiter): void {
+    if (this.#asking?.delete(w) === true) return;
     const i = this.#pending.indexOf(w);
-    if (i >= 0) { this.#pending.splice(i, 1); this.#limits.pendingRequests--; }
+    if (i >= 0) { this.#pending.splice(i, 1); this.#limits.resources.pending.release(); }
   }
 
   /** The router finished before using a stream it was handed: give the slot back. */
@@ -119,7 +116,6 @@ export class Http2Pool {
   #handOut(s: PoolSession, w: Http2PoolWaiter): void {
     s.active++;
     s.served++;
-    this.#h2.activeRequests++;
     if (s.idleTimer !== null) { clearTimeout(s.idleTimer); s.idleTimer = null; }
     const max = this.#limits.maxRequestsPerConnection;
     if (max > 0 && s.served >= max) s.draining = true;
@@ -129,7 +125,6 @@ export class Http2Pool {
   /** A stream ended (or was never used): its slot serves a waiting request or the connection idles. */
   streamDone(s: PoolSession): void {
     s.active--;
-    this.#h2.activeRequests--;
     this.#drainPending();
     if (s.active === 0) {
       if (s.draining || this.#closed) { this.#retire(s); return; }
@@ -145,10 +140,7 @@ export class Http2Pool {
     while (this.#pending.length > 0) {
       const s = this.#available();
       if (s === null) break;
-      const w = this.#pending.shift()!;
-      this.#limits.pendingRequests--;
-      if (this.#h2.activeRequests >= this.#h2.maxRequests) { w.onPoolFailure('overflow', 'active requests exceed http2MaxRequests'); continue; }
-      this.#handOut(s, w);
+      this.#handOut(s, this.#dequeue()!);
     }
     this.#maybeOpen();
   }
@@ -156,19 +148,35 @@ export class Http2Pool {
   #maybeOpen(): void {
     if (this.#closed || this.#pending.length === 0) return;
     // One connection in progress serves many streams: open another only when it cannot cover the queue.
-    if (this.#connecting > 0 && this.#pending.length <= this.#connecting * this.#h2.maxConcurrentStreams) return;
-    if (this.#limits.connections >= this.#limits.maxConnections) return;
-    this.#open();
+    const coming = this.#connecting + this.#leasing;
+    if (coming > 0 && this.#pending.length <= coming * this.#limits.maxConcurrentStreams) return;
+    const cx = this.#limits.resources.connections;
+    if (cx.tryAcquire()) { this.#open(); return; }
+    // As the HTTP/1.1 pool: a pool with no connection opens one even at the limit.
+    if (this.#sessions.length + coming === 0) {
+      this.#limits.onConnectionOverflow();
+      cx.force();
+      this.#open();
+      return;
+    }
+    this.#leasing++;
+    cx.acquire((ok) => {
+      this.#leasing--;
+      if (!ok) { this.#limits.onConnectionOverflow(); return; }
+      if (this.#closed || this.#pending.length === 0) { cx.release(); return; }
+      this.#open();
+    });
   }
 
+  /** Opens a connection; its slot of `maxConnections` is taken already. */
   #open(): void {
     const lim = this.#limits;
-    lim.connections++;
+    const cx = lim.resources.connections;
     this.#connecting++;
     let settled = false;
     const onFail = (reason: string): void => {
       this.#connecting--;
-      lim.connections--;
+      cx.release();
       this.#lastError = reason;
       // Envoy fails the waiting requests of a connection that could not be made.
       for (let w = this.#dequeue(); w !== undefined; w = this.#dequeue()) w.onPoolFailure('connection failure', reason);
@@ -185,7 +193,7 @@ export class Http2Pool {
         settled = true;
         clearTimeout(timer);
         this.#connecting--;
-        if (this.#closed) { lim.connections--; socket.destroy(); return; }
+        if (this.#closed) { cx.release(); socket.destroy(); return; }
         this.#adopt(socket);
       },
       (reason) => {
@@ -203,13 +211,13 @@ export class Http2Pool {
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
       maxSessionMemory: 64,
     });
-    const s = new PoolSession(session, socket, this.#h2.maxConcurrentStreams);
+    const s = new PoolSession(session, socket, this.#limits.maxConcurrentStreams);
     this.#sessions.push(s);
     session.on('error', (e: Error) => { s.lastError = `${(e as NodeJS.ErrnoException).code ?? 'error'}: ${e.message}`; });
     session.once('connect', () => { try { session.setLocalWindowSize(SESSION_WINDOW); } catch { /* closed meanwhile */ } });
     session.on('remoteSettings', (settings) => {
       const peer = settings.maxConcurrentStreams;
-      s.maxStreams = Math.min(this.#h2.maxConcurrentStreams, peer === undefined ? Infinity : peer);
+      s.maxStreams = Math.min(this.#limits.maxConcurrentStreams, peer === undefined ? Infinity : peer);
       this.#drainPending();
     });
     session.on('goaway', () => { s.draining = true; if (s.active === 0) this.#retire(s); else this.#maybeOpen(); });
@@ -217,7 +225,7 @@ export class Http2Pool {
       s.closed = true;
       if (s.idleTimer !== null) clearTimeout(s.idleTimer);
       const i = this.#sessions.indexOf(s);
-      if (i >= 0) { this.#sessions.splice(i, 1); this.#limits.connections--; }
+      if (i >= 0) { this.#sessions.splice(i, 1); this.#limits.resources.connections.release(); }
       if (s.lastError !== '') this.#lastError = s.lastError;
       this.#maybeOpen();
     });
@@ -235,7 +243,7 @@ export class Http2Pool {
 
   #dequeue(): Http2PoolWaiter | undefined {
     const w = this.#pending.shift();
-    if (w !== undefined) this.#limits.pendingRequests--;
+    if (w !== undefined) this.#limits.resources.pending.release();
     return w;
   }
 

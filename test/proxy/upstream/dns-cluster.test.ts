@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Cluster } from '../../../src/compile/snapshot.js';
 import { ClusterRuntime } from '../../../src/proxy/upstream/cluster-manager.js';
 import { DnsResolver, DNS_REFRESH_MS, parseResolveFlag } from '../../../src/proxy/upstream/dns.js';
+import { ResourceRegistry } from '../../../src/proxy/upstream/resources.js';
 
 /** A resolver whose answers the test changes (the system resolver cannot be steered in a test). */
 class SteeredResolver extends DnsResolver {
@@ -36,7 +37,7 @@ describe('DNS clusters', () => {
   it('resolves every address, then re-resolves on the refresh interval keeping unchanged hosts', async () => {
     vi.useFakeTimers();
     const dns = new SteeredResolver();
-    const rt = new ClusterRuntime(cluster, 'fp', dns, new Map(), null);
+    const rt = new ClusterRuntime(cluster, 'fp', dns, new Map(), null, new ResourceRegistry(), null);
     expect(rt.ready).toBe(false);
     const ready = new Promise<void>((r) => rt.whenReady(r));
     await vi.advanceTimersByTimeAsync(5);
