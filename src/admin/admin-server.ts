@@ -26,6 +26,8 @@ export interface AdminOptions {
   startedAt: Date;
   /** With --concurrency N: gathers the workers' cluster stats before /stats and /clusters. */
   refresh?: () => Promise<void>;
+  /** The filters' counters when they live elsewhere (summed over `--concurrency` workers). */
+  filterStats?: () => ReadonlyMap<string, number>;
 }
 
 /**
@@ -74,7 +76,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: AdminOptions
         for (const [k, v] of Object.entries(c.stats)) if (typeof v === 'number') lines.push(`cluster.${c.config.name}.${k}: ${v}`);
         c.stats.byClass.forEach((n, cls) => { if (cls > 0) lines.push(`cluster.${c.config.name}.upstream_rq_${cls}xx: ${n}`); });
       }
-      lines.push(...filterStatLines());
+      lines.push(...filterStatLines(o.filterStats?.()));
       send(res, 200, 'text/plain', `${lines.join('\n')}\n`);
       return;
     }

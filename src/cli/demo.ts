@@ -81,5 +81,7 @@ async function demo(flags: DemoFlags): Promise<number> {
     logLevel: 'info',
     drainTimeout: '5',
     requestHeadersTimeout: '60',
+    // One process: the demo backends run in it, and a forked worker would start them again.
+    concurrency: '1',
   });
 }

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Command } from 'commander';
 import { runPrimary } from '../cluster/primary.js';
-import { outlierReporter, primaryLimits, serveAsWorker, workerFailed, workerLeases } from '../cluster/worker.js';
+import { certificateFromPrimary, joinPrimary, outlierReporter, primaryLimits, serveAsWorker, workerFailed, workerLeases } from '../cluster/worker.js';
 import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
 import { debugTraceHandler } from '../admin/debug-trace.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostic.js';
@@ -84,7 +84,7 @@ export function registerRun(program: Command): void {
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
     .option('--codec <codec>', 'downstream HTTP/1.1 codec: fast (llhttp on raw sockets) | node (node:http, the reference)', 'fast')
-    .option('--concurrency <n>', 'worker processes sharing the listeners: a number, or auto (the cores available)', '1')
+    .option('--concurrency <n>', 'worker processes sharing the listeners: a number, or auto (the cores available; the default, 1 with --source kubernetes)')
     .option('--ratelimit-config <file>', 'global rate limits: the ratelimit service config (domain + descriptors, or its ConfigMap) (repeatable)', collect)
     .option('--ratelimit-redis <url>', 'global rate limits: Redis shared by replicas, e.g. redis://127.0.0.1:6379 (default: counters in this process)')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
@@ -134,9 +134,12 @@ function lazyCertsRoutes(runtime: ProxyRuntime, identity: MeshIdentity | null): 
   return [['/certs', route('/certs')], ['/certs/renew', route('/certs/renew')]];
 }
 
-/** `--concurrency`: a positive number, or `auto` for the cores available. */
-function parseConcurrency(v: string | undefined): number {
-  if (v === undefined || v === '') return 1;
+/**
+ * `--concurrency`: a positive number, or `auto` (the default) for the cores available. With
+ * `--source kubernetes` the default is 1: workers there would each open their own watches.
+ */
+function parseConcurrency(v: string | undefined, source: string | undefined): number {
+  if (v === undefined || v === '') return source === 'kubernetes' ? 1 : availableParallelism();
   if (v === 'auto') return availableParallelism();
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--concurrency ${v}: expected a number of worker processes (1-256) or auto`);
@@ -180,13 +183,15 @@ export async function run(flags: RunFlags): Promise<number> {
     const lft = parseDurationMs(flags.listenerFiltersTimeout ?? '15s');
     if (lft === null || lft <= 0) throw new Error(`--listener-filters-timeout ${flags.listenerFiltersTimeout}: expected a duration such as 15s or 500ms`);
     listenerFiltersTimeoutMs = lft;
-    concurrency = parseConcurrency(flags.concurrency);
+    concurrency = parseConcurrency(flags.concurrency, flags.source);
     const sourceError = sourceFlagsError({ ...flags, concurrency });
     if (sourceError !== null) throw new Error(sourceError);
   } catch (e) {
     process.stderr.write(`sluice run: ${(e as Error).message}\n`);
     return 2;
   }
+  // A worker listens to its primary before it builds anything (key sets, leases, certificate).
+  if (cluster.isWorker) joinPrimary();
   const rateLimitError = await configureRateLimits(flags);
   if (rateLimitError !== null) {
     process.stderr.write(`sluice run: ${rateLimitError}\n`);
@@ -214,8 +219,13 @@ export async function run(flags: RunFlags): Promise<number> {
       const td = (flags.mesh !== undefined ? (readMeshConfigFile(flags.mesh).trustDomain as string | undefined) : undefined) ?? 'cluster.local';
       // Loaded only with a mesh CA: the X.509 stack is not needed to serve otherwise (RSS).
       const { MeshIdentity } = await import('../security/mesh-identity.js');
-      identity = await MeshIdentity.start({ caDir: flags.meshCaDir, trustDomain: td, namespace: flags.namespace, serviceAccount: flags.serviceAccount, ttlMs, onError: (e) => log('error', 'ca', `workload certificate renewal failed (retrying): ${e.message}`) });
-      log('info', 'ca', `workload certificate ${identity.certificate().identity} serial ${identity.certificate().serialNumber.toLowerCase()} valid until ${identity.certificate().notAfter.toISOString()}`);
+      if (cluster.isWorker) {
+        // One certificate for the gateway: the primary issued it and renews it.
+        identity = await certificateFromPrimary(flags.meshCaDir);
+      } else {
+        identity = await MeshIdentity.start({ caDir: flags.meshCaDir, trustDomain: td, namespace: flags.namespace, serviceAccount: flags.serviceAccount, ttlMs, onError: (e) => log('error', 'ca', `workload certificate renewal failed (retrying): ${e.message}`) });
+        log('info', 'ca', `workload certificate ${identity.certificate().identity} serial ${identity.certificate().serialNumber.toLowerCase()} valid until ${identity.certificate().notAfter.toISOString()}`);
+      }
     } catch (e) {
       process.stderr.write(`sluice run: --mesh-ca-dir ${flags.meshCaDir}: ${(e as Error).message}\n`);
       return 2;

@@ -11,9 +11,10 @@ import { MemoryBackend } from '../proxy/filters/ratelimit/service.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
 import type { MeshIdentity } from '../security/mesh-identity.js';
 import { log } from '../util/log.js';
-import { isMessage, type ToPrimary, type ToWorker, type WorkerClusterView } from './protocol.js';
-import { PrimaryBuckets } from './token-buckets.js';
+import { isMessage, toWire, type ToPrimary, type ToWorker, type WorkerStatsView } from './protocol.js';
+import { takeInPrimary } from './token-buckets.js';
 import { LeaseTable } from './leases.js';
+import { jwksSourceByKey, onJwksFetched } from '../security/jwks.js';
 import { OutlierTable } from './outliers.js';
 
 export interface PrimaryOptions {
@@ -45,7 +46,7 @@ interface WorkerState {
 /** One cluster as /stats and /clusters read it, summed over the workers. */
 interface ClusterSum {
   config: { name: string };
-  limits: { maxConnections: number };
+  resources: { connections: { max: number } };
   stats: Record<string, number | number[]> & { byClass: number[] };
   hosts: { id: string; activeRequests: number; ejectedUntil: number }[];
   dnsError: string;
@@ -60,6 +61,8 @@ class WorkersView {
   appliedAt = new Date();
   readonly #primary: Primary;
   #clusters: ClusterSum[] = [];
+  /** The filters' counters (rate limit, JWT, RBAC), summed over the workers. */
+  filters = new Map<string, number>();
   readonly listeners: { draining: boolean; boundPorts(): Map<string, number> };
   readonly metrics: { registry: { contentType: string; metrics(): Promise<string> } };
   readonly clusters = { all: (): ClusterSum[] => this.#clusters };
@@ -78,13 +81,15 @@ class WorkersView {
   }
 
   async refresh(): Promise<void> {
-    const views = (await this.#primary.ask('clusters')) as WorkerClusterView[][];
+    const views = (await this.#primary.ask('clusters')) as WorkerStatsView[];
     const byName = new Map<string, ClusterSum>();
-    for (const list of views) {
-      for (const v of list) {
+    const filters = new Map<string, number>();
+    for (const view of views) {
+      for (const [k, n] of Object.entries(view.filters)) filters.set(k, (filters.get(k) ?? 0) + n);
+      for (const v of view.clusters) {
         let c = byName.get(v.name);
         if (c === undefined) {
-          c = { config: { name: v.name }, limits: { maxConnections: v.maxConnections }, stats: { byClass: [0, 0, 0, 0, 0, 0] }, hosts: [], dnsError: v.dnsError };
+          c = { config: { name: v.name }, resources: { connections: { max: v.maxConnections } }, stats: { byClass: [0, 0, 0, 0, 0, 0] }, hosts: [], dnsError: v.dnsError };
           byName.set(v.name, c);
         }
         const stats = c.stats;
@@ -99,13 +104,13 @@ class WorkersView {
       }
     }
     this.#clusters = [...byName.values()];
+    this.filters = filters;
   }
 }
 
 class Primary {
   readonly o: PrimaryOptions;
   readonly workers = new Map<number, WorkerState>();
-  readonly buckets = new PrimaryBuckets();
   /** Global rate limit counters of all workers when no Redis is configured. */
   readonly limits = new MemoryBackend();
   /** Circuit breakers: every finite limit, leased out to the workers. */
@@ -176,8 +181,18 @@ class Primary {
           if (st.worker.isConnected()) st.worker.send({ t: 'incred', id: m.id, totals } satisfies ToWorker);
         });
         return;
-      case 'renewed':
-        this.reload();
+      case 'jwks': {
+        const src = jwksSourceByKey(m.key);
+        const reply = (): void => this.#sendTo(st.worker.id, { t: 'jwks', id: m.id, key: m.key, ...(src?.held() ?? { text: '', fetchedAt: 0, error: `no key set ${m.key} in the primary's config` }) });
+        if (src === undefined) { reply(); return; }
+        // The primary fetches for the gateway: once at first, then on its refresh interval,
+        // and when a worker meets an unknown kid (every worker then gets the new keys).
+        src.start();
+        void (m.unknownKid !== null ? src.refetchForUnknownKid(m.unknownKid) : m.why === 'initial fetch' ? src.whenSettled() : src.refresh(m.why)).then(reply);
+        return;
+      }
+      case 'identity':
+        if (this.o.identity !== null) this.#sendTo(st.worker.id, this.certificateMessage(this.o.identity));
         return;
       case 'lease':
         this.leases.lease(st.worker.id, m.id, m.key, m.max, m.want);
@@ -195,7 +210,7 @@ class Primary {
         return;
       }
       case 'take': {
-        const r = this.buckets.take(m.key, m.spec);
+        const r = takeInPrimary(m.key, m.spec);
         const reply: ToWorker = { t: 'taken', id: m.id, ok: r.ok, remaining: r.remaining, msToNextFill: r.msToNextFill };
         if (st.worker.isConnected()) st.worker.send(reply);
         return;
@@ -227,6 +242,10 @@ class Primary {
   #sendTo(workerId: number, m: ToWorker): void {
     const st = this.workers.get(workerId);
     if (st !== undefined && st.worker.isConnected()) st.worker.send(m);
+  }
+
+  certificateMessage(id: MeshIdentity): ToWorker {
+    return { t: 'certificate', cert: toWire(id.certificate()), trustDomain: id.trustDomain };
   }
 
   broadcast(m: ToWorker): void {
@@ -264,9 +283,11 @@ class Primary {
     const td = result.mesh.trustDomain ?? 'cluster.local';
     const id = this.o.identity;
     if (id !== null && td !== id.trustDomain) {
-      // As the workers do: one more build once the certificate for the new trust domain exists.
-      id.setTrustDomain(td).then(() => { this.#broadcastBuild(this.o.pipeline.build()); }, (e: Error) => log('error', 'ca', `cannot issue a certificate for trust domain ${td}: ${e.message}`));
-      this.broadcast({ t: 'reload' });
+      // One more build once the certificate for the new trust domain exists; workers get it first.
+      id.setTrustDomain(td).then(() => {
+        this.broadcast(this.certificateMessage(id));
+        this.#broadcastBuild(this.o.pipeline.build(), true);
+      }, (e: Error) => log('error', 'ca', `cannot issue a certificate for trust domain ${td}: ${e.message}`));
       return;
     }
     this.#broadcastBuild(result, true);
@@ -292,6 +313,8 @@ class Primary {
  */
 export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const p = new Primary(o);
+  // The primary fetches JWKS for the gateway: every fetch's keys go to every worker.
+  onJwksFetched((key, r) => p.broadcast({ t: 'jwks', id: 0, key, ...r }));
   for (let i = 0; i < o.concurrency; i++) p.fork();
   const startErrors = await p.waitReady();
   if (startErrors.length > 0) {
@@ -339,6 +362,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
       onQuit: () => void stop('quitquitquit'),
       startedAt: new Date(),
       refresh: () => p.view.refresh(),
+      filterStats: () => p.view.filters,
       ...(o.adminRoutes !== undefined ? { routes: o.adminRoutes(p.view as unknown as ProxyRuntime, () => p.latest) } : {}),
     });
   } catch (e) {
@@ -349,7 +373,12 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   }
 
   watcher.start();
-  o.identity?.onRenewed(() => p.reload());
+  // One certificate for the gateway: the primary renews it, every worker gets it, then rebuilds.
+  o.identity?.onRenewed((c) => {
+    log('info', 'ca', `workload certificate renewed: serial ${c.serialNumber.toLowerCase()} valid until ${c.notAfter.toISOString()}; new handshakes use it`);
+    p.broadcast(p.certificateMessage(o.identity!));
+    p.reload();
+  });
   process.on('uncaughtException', (e) => log('error', 'main', `uncaught exception (serving continues): ${e.stack ?? String(e)}`));
   process.on('unhandledRejection', (e) => log('error', 'main', `unhandled rejection (serving continues): ${(e as Error)?.stack ?? String(e)}`));
   process.on('SIGTERM', () => void stop('SIGTERM'));

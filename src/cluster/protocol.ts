@@ -6,7 +6,29 @@
 //   workers: each builds the same snapshot from the same files and serves the listeners,
 //            which node:cluster shares (the primary accepts, workers get connections in turn)
 
-/** What a worker reports about its clusters for /stats and /clusters (summed in the primary). */
+import type { WorkloadCertificate } from '../security/workload-cert.js';
+
+/** A workload certificate as it crosses the IPC channel (dates as ISO text). */
+export interface WireCertificate extends Omit<WorkloadCertificate, 'notBefore' | 'notAfter'> {
+  notBefore: string;
+  notAfter: string;
+}
+
+export function toWire(c: WorkloadCertificate): WireCertificate {
+  return { ...c, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString() };
+}
+
+export function fromWire(w: WireCertificate): WorkloadCertificate {
+  return { ...w, notBefore: new Date(w.notBefore), notAfter: new Date(w.notAfter) };
+}
+
+/** A worker's answer to `ask clusters`: its clusters and filter counters (summed in the primary). */
+export interface WorkerStatsView {
+  clusters: WorkerClusterView[];
+  filters: Record<string, number>;
+}
+
+/** What a worker reports about one cluster for /stats and /clusters. */
 export interface WorkerClusterView {
   name: string;
   maxConnections: number;
@@ -39,6 +61,10 @@ export type ToWorker =
   | { t: 'reclaim'; key: string }
   /** Outlier detection: `host` of `cluster` has an error streak; report its next success. */
   | { t: 'streak'; cluster: string; host: string }
+  /** JWKS of source `key` as the primary holds it: the answer to `jwks` (`id` > 0), or news after any fetch (`id` 0). */
+  | { t: 'jwks'; id: number; key: string; text: string; fetchedAt: number; error: string | null }
+  /** The gateway's workload certificate (`--mesh-ca-dir`): at a worker's start and after each renewal, before the `reload`. */
+  | { t: 'certificate'; cert: WireCertificate; trustDomain: string }
   /** Outlier detection: eject `host` until `until` (ms since the epoch); `reporter` (worker id) counts it in its stats. */
   | { t: 'eject'; cluster: string; host: string; until: number; ejections: number; reporter: number };
 
@@ -50,8 +76,10 @@ export type ToPrimary =
   | { t: 'take'; id: number; key: string; spec: TokenBucketSpecMessage }
   /** Global rate limit counters kept in the primary (no Redis): add `hits` to each key. */
   | { t: 'incr'; id: number; keys: { key: string; ttlSeconds: number }[]; hits: number }
-  /** This worker renewed its mesh workload certificate: every worker rebuilds (same version). */
-  | { t: 'renewed' }
+  /** Fetch JWKS source `key` (the reason is logged); answered with `jwks` and the same id. */
+  | { t: 'jwks'; id: number; key: string; why: string; unknownKid: string | null }
+  /** A starting worker asks for the gateway's workload certificate (answered with `certificate`). */
+  | { t: 'identity' }
   /** Lease `want` slots of circuit-breaker resource `key` (`<cluster>|<resource>`, limit `max`). */
   | { t: 'lease'; id: number; key: string; max: number; want: number }
   /** Took a slot of `key` without a lease (a pool's first connection, as Envoy allows). */

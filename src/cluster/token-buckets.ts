@@ -1,4 +1,4 @@
-import { LocalTokenBucket } from '../proxy/filters/local-ratelimit/token-bucket.js';
+import { tokenBuckets } from '../proxy/filters/local-ratelimit/token-bucket.js';
 import type { TokenBucketSpecMessage } from './protocol.js';
 
 // Rate-limit token buckets across worker processes. Envoy shares a local rate limit bucket
@@ -6,19 +6,14 @@ import type { TokenBucketSpecMessage } from './protocol.js';
 // primary and a worker's take is one IPC round trip (the filter waits on a promise only in
 // this mode; a single process answers synchronously). Shapes follow the local rate limit
 // filter's TokenBucketStore (src/proxy/filters/local-ratelimit/token-bucket.ts), and the
-// primary's buckets are that filter's LocalTokenBucket.
+// primary's buckets are its own in-process store, which /debug/trace in the primary reads.
 
-/** The primary's buckets, by the filter's bucket key (stable across reloads). */
-export class PrimaryBuckets {
-  readonly #buckets = new Map<string, LocalTokenBucket>();
-
-  take(key: string, spec: TokenBucketSpecMessage): { ok: boolean; remaining: number; msToNextFill: number } {
-    let b = this.#buckets.get(key);
-    if (b === undefined) this.#buckets.set(key, (b = new LocalTokenBucket(spec, performance.now())));
-    const now = performance.now();
-    const ok = b.tryTake(now);
-    return { ok, remaining: b.remaining(now), msToNextFill: b.msToNextFill(now) };
-  }
+/** A worker's take, answered from the primary's in-process buckets (keyed by the filter's bucket key). */
+export function takeInPrimary(key: string, spec: TokenBucketSpecMessage): { ok: boolean; remaining: number; msToNextFill: number } {
+  const b = tokenBuckets().bucket(key, spec);
+  const now = performance.now();
+  const ok = b.tryTake(now) as boolean;
+  return { ok, remaining: b.remaining(now), msToNextFill: b.msToNextFill(now) };
 }
 
 type Send = (id: number, key: string, spec: TokenBucketSpecMessage) => void;

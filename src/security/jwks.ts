@@ -86,6 +86,35 @@ export function parseJwks(text: string): { set: LocalJWKSet; count: number; kids
 
 export type JwksState = 'ready' | 'pending' | 'failed';
 
+/** What a source holds after a fetch: the JWKS text ('' before any success), when, and the last error. */
+export interface JwksFetchResult {
+  readonly text: string;
+  readonly fetchedAt: number;
+  readonly error: string | null;
+}
+
+/**
+ * `--concurrency N`: the primary holds the gateway's key sets and fetches them; a worker's
+ * source asks it (by the source's key) instead of fetching, so a rotation one worker sees
+ * reaches all of them, and the JWKS server sees one gateway.
+ */
+export interface JwksDelegate {
+  /** `unknownKid`: a token named this kid; the primary refetches at most once per cooldown for the gateway. */
+  fetch(key: string, why: string, unknownKid: string | null): Promise<JwksFetchResult>;
+}
+
+let delegate: JwksDelegate | null = null;
+/** The primary hears every fetch of its sources, to pass the keys on to the workers. */
+let fetchListener: ((key: string, r: JwksFetchResult) => void) | null = null;
+
+export function setJwksDelegate(d: JwksDelegate): void {
+  delegate = d;
+}
+
+export function onJwksFetched(cb: (key: string, r: JwksFetchResult) => void): void {
+  fetchListener = cb;
+}
+
 /**
  * One key set, shared by every provider (and every snapshot) naming the same source, so a
  * reload does not refetch and rotation state survives. `keys` is null until the first
@@ -93,6 +122,8 @@ export type JwksState = 'ready' | 'pending' | 'failed';
  * than locking everyone out), and says so in the log.
  */
 export class JwksSource {
+  /** The process-wide key of a remote source ('' inline): the same in the primary and every worker. */
+  readonly key: string;
   readonly uri: string | null;
   /** For OIDC discovery: the issuer whose `.well-known/openid-configuration` names the JWKS. */
   readonly discoveryIssuer: string | null;
@@ -110,7 +141,8 @@ export class JwksSource {
   #timer: NodeJS.Timeout | null = null;
   #started = false;
 
-  constructor(o: { uri?: string | null; inline?: string | null; discoveryIssuer?: string | null; timeoutMs?: number }) {
+  constructor(o: { uri?: string | null; inline?: string | null; discoveryIssuer?: string | null; timeoutMs?: number; key?: string }) {
+    this.key = o.key ?? '';
     this.uri = o.uri ?? null;
     this.discoveryIssuer = o.discoveryIssuer ?? null;
     this.timeoutMs = o.timeoutMs ?? JWKS_DEFAULT_TIMEOUT_MS;
@@ -166,6 +198,8 @@ export class JwksSource {
     if (this.#started || !this.remote) return;
     this.#started = true;
     void this.refresh('initial fetch');
+    // A worker's keys come from the primary, which refreshes them for everyone.
+    if (delegate !== null) return;
     this.#timer = setInterval(() => void this.refresh('periodic refresh'), JWKS_REFRESH_MS);
     this.#timer.unref();
   }
@@ -180,6 +214,7 @@ export class JwksSource {
   refresh(why: string): Promise<void> {
     if (!this.remote) return Promise.resolve();
     if (this.#inflight !== null) return this.#inflight;
+    if (delegate !== null) return this.#delegated(delegate, why, null);
     const run = async (): Promise<void> => {
       const where = this.uri ?? `${this.discoveryIssuer} (OIDC discovery)`;
       try {
@@ -201,10 +236,28 @@ export class JwksSource {
           : `${where}: ${why} failed (${this.lastError}); tokens for this issuer are rejected until the keys can be fetched`);
       } finally {
         this.#inflight = null;
+        fetchListener?.(this.key, { text: this.#text, fetchedAt: this.lastFetchAt, error: this.lastError });
       }
     };
     this.#inflight = run();
     return this.#inflight;
+  }
+
+  #delegated(d: JwksDelegate, why: string, unknownKid: string | null): Promise<void> {
+    this.#inflight ??= d.fetch(this.key, why, unknownKid).then((r) => this.adopt(r), (e: Error) => { this.lastError = e.message; }).finally(() => { this.#inflight = null; });
+    return this.#inflight;
+  }
+
+  /** Takes what the primary fetched (a worker of `--concurrency N`). */
+  adopt(r: JwksFetchResult): void {
+    if (r.text !== '') this.#install(r.text);
+    this.lastFetchAt = r.fetchedAt;
+    this.lastError = r.error;
+  }
+
+  /** What this source holds now (the primary's answer to a worker). */
+  held(): JwksFetchResult {
+    return { text: this.#text, fetchedAt: this.lastFetchAt, error: this.lastError };
   }
 
   /** Resolves once a fetch in progress (or the first one) is over. */
@@ -220,6 +273,12 @@ export class JwksSource {
    */
   async refetchForUnknownKid(kid: string, now = Date.now()): Promise<boolean> {
     if (!this.remote) return false;
+    if (delegate !== null) {
+      // The cooldown is the gateway's: the primary keeps it.
+      const before = this.version;
+      await this.#delegated(delegate, `unknown kid "${kid}"`, kid);
+      return this.version !== before;
+    }
     if (this.#inflight === null && now - this.#lastKidRefetch < UNKNOWN_KID_REFETCH_COOLDOWN_MS) return false;
     if (this.#inflight === null) this.#lastKidRefetch = now;
     const before = this.version;
@@ -269,8 +328,13 @@ const sources = new Map<string, JwksSource>();
 export function remoteJwksSource(o: { uri: string | null; discoveryIssuer: string | null; timeoutMs: number }): JwksSource {
   const key = `${o.uri ?? `discovery:${o.discoveryIssuer}`}|${o.timeoutMs}`;
   let s = sources.get(key);
-  if (s === undefined) sources.set(key, (s = new JwksSource(o)));
+  if (s === undefined) sources.set(key, (s = new JwksSource({ ...o, key })));
   return s;
+}
+
+/** The remote source with this key, if this process compiled one. */
+export function jwksSourceByKey(key: string): JwksSource | undefined {
+  return sources.get(key);
 }
 
 /** Every remote source created so far (admin / tests). */

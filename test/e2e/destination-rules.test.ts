@@ -42,7 +42,7 @@ describe('DestinationRule traffic policies', () => {
   let b: Record<string, EchoBackend>;
 
   beforeAll(async () => {
-    for (const n of ['slow', 'ok1', 'ok2', 'good', 'rr1', 'rr2', 'rr3']) backends.push(await startEchoBackend(n));
+    for (const n of ['slow', 'ok1', 'ok2', 'good', 'rr1', 'rr2', 'rr3', 'busy', 'failing']) backends.push(await startEchoBackend(n));
     b = Object.fromEntries(backends.map((x) => [x.name, x]));
     const dir = mkdtempSync(join(tmpdir(), 'sluice-dr-'));
     writeFileSync(join(dir, 'config.yaml'), docs(
@@ -55,6 +55,12 @@ describe('DestinationRule traffic policies', () => {
     route: [{destination: {host: flaky}}]
   - match: [{uri: {prefix: /hash}}]
     route: [{destination: {host: hashed}}]
+  - match: [{uri: {prefix: /requests}}]
+    retries: {attempts: 0}
+    route: [{destination: {host: busy}}]
+  - match: [{uri: {prefix: /retried}}]
+    retries: {attempts: 2, retryOn: 5xx}
+    route: [{destination: {host: failing}}]
   - route: [{destination: {host: rr}}]`),
       serviceEntry('limited', [b.slow!.port]),
       destinationRule('limited', `    connectionPool:
@@ -65,10 +71,17 @@ describe('DestinationRule traffic policies', () => {
     outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}`),
       serviceEntry('hashed', [b.ok1!.port, b.ok2!.port]),
       destinationRule('hashed', `    loadBalancer: {consistentHash: {httpHeaderName: x-user}}`),
+      serviceEntry('busy', [b.busy!.port]),
+      destinationRule('busy', `    connectionPool:
+      http: {http2MaxRequests: 1}`),
+      serviceEntry('failing', [b.failing!.port]),
+      destinationRule('failing', `    connectionPool:
+      http: {maxRetries: 0}`),
       serviceEntry('rr', [b.rr1!.port, b.rr2!.port, b.rr3!.port]),
       destinationRule('rr', `    loadBalancer: {simple: ROUND_ROBIN}`),
     ));
-    sluice = await startSluice({ config: [dir], ports: [80] });
+    // One worker: round robin and the pool's one connection are per worker, as in Envoy.
+    sluice = await startSluice({ config: [dir], ports: [80], args: ['--concurrency', '1'] });
     port = sluice.port(80);
   });
   afterAll(async () => {
@@ -88,6 +101,24 @@ describe('DestinationRule traffic policies', () => {
     await sluice.waitFor(/503 UO upstream_reset_before_response_started\{overflow\}/, 'stdout');
     const stats = await (await sluice.admin('/stats')).text();
     expect(stats).toMatch(/cluster\.outbound\|80\|\|limited\.default\.svc\.cluster\.local\.upstream_rq_pending_overflow: 3/);
+  });
+
+  it('http2MaxRequests caps active HTTP/1.1 requests too (Istio: "applicable to both HTTP/1.1 and HTTP2")', async () => {
+    const results = await Promise.all(Array.from({ length: 3 }, () => sendRequest(port, { host: 'dr.test', path: '/requests/delay/400' })));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 503, 503]);
+    expect(results.find((r) => r.status === 503)!.body).toBe('upstream connect error or disconnect/reset before headers. reset reason: overflow');
+    expect((await sendRequest(port, { host: 'dr.test', path: '/requests' })).status).toBe(200);
+  });
+
+  it('maxRetries: 0 lets no retry start: the upstream 503 goes out as it is, flagged UO', async () => {
+    const seen = b.failing!.seen.length;
+    const r = await sendRequest(port, { host: 'dr.test', path: '/retried/status/503' });
+    expect(r.status).toBe(503);
+    expect(b.failing!.seen.length - seen).toBe(1);
+    await sluice.waitFor(/"GET \/retried\/status\/503 HTTP\/1\.1" 503 UO via_upstream/, 'stdout');
+    const stats = await (await sluice.admin('/stats')).text();
+    expect(stats).toMatch(/failing\.default\.svc\.cluster\.local\.upstream_rq_retry_overflow: 1\n/);
+    expect(stats).toMatch(/failing\.default\.svc\.cluster\.local\.upstream_rq_retry: 0\n/);
   });
 
   it('ejects a dead host after consecutive failures; traffic then goes to the healthy host', async () => {

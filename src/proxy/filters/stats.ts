@@ -19,9 +19,14 @@ export function counter(name: string): Counter {
   return c;
 }
 
-/** `name: value` lines for the admin /stats page, sorted by name. */
-export function filterStatLines(): string[] {
-  return [...counters.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, c]) => `${k}: ${c.value}`);
+/** `name: value` lines for the admin /stats page, sorted by name (default: this process's counters). */
+export function filterStatLines(values: ReadonlyMap<string, number> = new Map([...counters].map(([k, c]) => [k, c.value]))): string[] {
+  return [...values.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k}: ${v}`);
+}
+
+/** Every counter's value (a worker's report to the primary, which sums them). */
+export function filterCounterValues(): Record<string, number> {
+  return Object.fromEntries([...counters].map(([k, c]) => [k, c.value]));
 }
 
 /** Current value of a counter (0 when it was never created); for tests and the admin API. */

@@ -95,7 +95,7 @@ ${upstreams.map((u) => `  - match: [{authority: {exact: ${u.host}}}]\n    route:
 ${upstreams.map(upstreamDocs).join('')}
 ---
 ${tlsSecretYaml('egress-client', 'istio-system', { cert: client.cert, key: client.key, ca: ca.certPem })}
-`, [80]);
+`, [80], ['--concurrency', '1']); // one worker: the pool assertions below are per worker, as Envoy's pools are per worker thread
 });
 
 afterAll(async () => {
