@@ -42,11 +42,6 @@ export function registerCa(program: Command): void {
     .action(async (f: ShowFlags) => { process.exitCode = await show(f); });
 }
 
-/** `sluice ca ... | head` closes stdout early; that is not an error. */
-function quietEpipe(): void {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e; });
-}
-
 function fail(e: unknown): number {
   const msg = e instanceof CaError ? `${e.code}: ${e.message}` : (e as Error).message;
   process.stderr.write(`sluice ca: ${msg}\n`);
@@ -65,7 +60,6 @@ function formatCert(c: CertificateDetails, indent = '  '): string {
 }
 
 async function init(f: InitFlags): Promise<number> {
-  quietEpipe();
   try {
     const days = Number(f.days);
     if (!Number.isInteger(days) || days < 1) throw new Error(`--days ${f.days}: expected a whole number of days ≥ 1`);
@@ -82,7 +76,6 @@ async function init(f: InitFlags): Promise<number> {
 }
 
 async function issue(f: IssueFlags): Promise<number> {
-  quietEpipe();
   try {
     const ttl = parseDurationMs(f.ttl);
     if (ttl === null || ttl < 1000) throw new Error(`--ttl ${f.ttl}: expected a duration of at least 1s, e.g. 24h`);
@@ -102,7 +95,6 @@ async function issue(f: IssueFlags): Promise<number> {
 }
 
 async function show(f: ShowFlags): Promise<number> {
-  quietEpipe();
   try {
     const ca = await MeshCa.load(f.dir);
     process.stdout.write(`mesh CA in ${f.dir}\nsigning certificate (${CA_FILES.caCert}):\n${formatCert(describeCertificates(ca.caCertPem)[0]!)}\n`);

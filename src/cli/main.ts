@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { capYoungGeneration } from '../util/young-generation.js';
+import { tolerateClosedStdio } from '../util/log.js';
 
 // Before any command module loads: their start-up allocation would grow V8's young generation.
 capYoungGeneration();
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ca: async () => (await import('./ca.js')).registerCa,
 };
 
+tolerateClosedStdio();
 const program = new Command();
 program.exitOverride();
 program

@@ -100,6 +100,8 @@ export class AccessLog {
     if (this.#buf === '' || this.#out === null) return;
     const b = this.#buf;
     this.#buf = '';
+    // A reader that went away (EPIPE): nowhere left to write.
+    if ((this.#out as { destroyed?: boolean }).destroyed === true) return;
     if (!this.#shared || b.length <= SHARED_WRITE_CHARS) { this.#out.write(b); return; }
     // Worker processes share stdout: a pipe write of at most PIPE_BUF (4096) bytes is never
     // interleaved with another process's, so lines go out in whole-line pieces below that.
@@ -120,7 +122,7 @@ export class AccessLog {
     this.flush();
     const out = this.#out;
     return new Promise((resolve) => {
-      if (out === null) { resolve(); return; }
+      if (out === null || (out as { destroyed?: boolean }).destroyed === true) { resolve(); return; }
       if (out === process.stdout) { out.write('', () => resolve()); return; }
       (out as WriteStream).end(() => resolve());
     });
