@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { Http1Connection, type ConnectionOwner, type UpstreamResetReason } from './http1-connection.js';
+import { ConnectionSlots, overflowPending, PendingSlots } from './pool-slots.js';
 import type { ClusterResources } from './resources.js';
 
 export interface PoolWaiter {
@@ -37,16 +38,16 @@ export class Http1Pool implements ConnectionOwner {
   readonly #limits: PoolLimits;
   readonly #connect: Connector;
   #connecting = 0;
-  /** Connection slots asked of the primary (`--concurrency` > 1), not answered yet. */
-  #leasing = 0;
-  /** Waiters whose pending slot the primary has not granted yet. */
-  #asking: Set<PoolWaiter> | null = null;
+  readonly #pendingSlots: PendingSlots<PoolWaiter>;
+  readonly #connectionSlots: ConnectionSlots;
   #closed = false;
   #idleTimer: NodeJS.Timeout | null = null;
 
   constructor(limits: PoolLimits, connect: Connector) {
     this.#limits = limits;
     this.#connect = connect;
+    this.#pendingSlots = new PendingSlots(limits.resources.pending);
+    this.#connectionSlots = new ConnectionSlots(limits);
   }
 
   get activeConnections(): number {
@@ -57,14 +58,7 @@ export class Http1Pool implements ConnectionOwner {
     const c = this.#takeIdle();
     if (c !== null) { w.onPoolReady(c); return; }
     // Every request waiting for a connection counts as pending, as in Envoy.
-    const pending = this.#limits.resources.pending;
-    if (pending.tryAcquire()) { this.#enqueue(w); return; }
-    (this.#asking ??= new Set()).add(w);
-    pending.acquire((ok) => {
-      if (!this.#asking!.delete(w)) { if (ok) pending.release(); return; }
-      if (ok) this.#enqueue(w);
-      else w.onPoolFailure('overflow', 'pending requests exceed http1MaxPendingRequests');
-    });
+    this.#pendingSlots.take(w, this.#enqueue, overflowPending);
   }
 
   #takeIdle(): Http1Connection | null {
@@ -76,57 +70,43 @@ export class Http1Pool implements ConnectionOwner {
   }
 
   /** `w` holds a pending slot: it waits for a connection (one may have become idle meanwhile). */
-  #enqueue(w: PoolWaiter): void {
+  readonly #enqueue = (w: PoolWaiter): void => {
     const c = this.#takeIdle();
-    if (c !== null) { this.#limits.resources.pending.release(); w.onPoolReady(c); return; }
-    if (this.#closed) { this.#limits.resources.pending.release(); w.onPoolFailure('connection termination', 'cluster removed'); return; }
+    if (c !== null) { this.#pendingSlots.release(); w.onPoolReady(c); return; }
+    if (this.#closed) { this.#pendingSlots.release(); w.onPoolFailure('connection termination', 'cluster removed'); return; }
     this.#pending.push(w);
     this.#maybeOpen();
-  }
+  };
 
   /** The waiter gave up (client gone, timeout) before getting a connection. */
   cancel(w: PoolWaiter): void {
-    if (this.#asking?.delete(w) === true) return;
+    if (this.#pendingSlots.cancel(w)) return;
     const i = this.#pending.indexOf(w);
-    if (i >= 0) { this.#pending.splice(i, 1); this.#limits.resources.pending.release(); }
+    if (i >= 0) { this.#pending.splice(i, 1); this.#pendingSlots.release(); }
   }
 
   #dequeue(): PoolWaiter | undefined {
     const w = this.#pending.shift();
-    if (w !== undefined) this.#limits.resources.pending.release();
+    if (w !== undefined) this.#pendingSlots.release();
     return w;
   }
 
   #maybeOpen(): void {
-    if (this.#closed || this.#pending.length <= this.#connecting + this.#leasing) return;
-    const cx = this.#limits.resources.connections;
-    if (cx.tryAcquire()) { this.#open(); return; }
-    // Envoy: at the limit, a pool with no connection still opens one, or its requests could
-    // never be served; the others wait for this pool's connections to come free.
-    if (this.#all.size + this.#connecting + this.#leasing === 0) {
-      this.#limits.onConnectionOverflow();
-      cx.force();
-      this.#open();
-      return;
-    }
-    this.#leasing++;
-    cx.acquire((ok) => {
-      this.#leasing--;
-      if (!ok) { this.#limits.onConnectionOverflow(); return; }
-      if (this.#closed || this.#pending.length <= this.#connecting) { cx.release(); return; }
-      this.#open();
-    });
+    const slots = this.#connectionSlots;
+    if (this.#closed || this.#pending.length <= this.#connecting + slots.leasing) return;
+    slots.take(this.#all.size + this.#connecting === 0, this.#stillWanted, this.#open);
   }
 
+  readonly #stillWanted = (): boolean => !this.#closed && this.#pending.length > this.#connecting;
+
   /** Opens a connection; its slot of `maxConnections` is taken already. */
-  #open(): void {
+  readonly #open = (): void => {
     const lim = this.#limits;
-    const cx = lim.resources.connections;
     this.#connecting++;
     let settled = false;
     const onFail = (reason: string): void => {
       this.#connecting--;
-      cx.release();
+      this.#connectionSlots.release();
       this.#dequeue()?.onPoolFailure('connection failure', reason);
       this.#maybeOpen();
     };
@@ -154,7 +134,7 @@ export class Http1Pool implements ConnectionOwner {
         onFail(reason);
       },
     );
-  }
+  };
 
   #handOut(c: Http1Connection): void {
     const w = this.#dequeue();
@@ -177,7 +157,7 @@ export class Http1Pool implements ConnectionOwner {
 
   onConnectionClosed(c: Http1Connection): void {
     if (!this.#all.delete(c)) return;
-    this.#limits.resources.connections.release();
+    this.#connectionSlots.release();
     const i = this.#idle.indexOf(c);
     if (i >= 0) this.#idle.splice(i, 1);
     // A freed slot lets a waiting request open a connection.

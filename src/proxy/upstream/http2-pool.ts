@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { HeaderList } from '../http/headers.js';
 import type { UpstreamExchange, UpstreamResetReason } from './http1-connection.js';
 import type { Connector, PoolLimits } from './http1-pool.js';
+import { ConnectionSlots, overflowPending, PendingSlots } from './pool-slots.js';
 
 /** The router's side of an HTTP/2 pool wait (same shape as the HTTP/1.1 PoolWaiter). */
 export interface Http2PoolWaiter {
@@ -46,8 +47,8 @@ class PoolSession {
  * HTTP/2 connections to one endpoint (Envoy's HTTP/2 connection pool): requests become streams
  * on an existing connection while it has stream capacity (`maxConcurrentStreams`, the peer's
  * SETTINGS); another connection opens while the cluster's `maxConnections` allows, else requests
- * wait as pending (`http1MaxPendingRequests`, overflow → 503 UO). GOAWAY drains a connection: its streams finish, new ones go
- * elsewhere. Connections idle for `idleTimeout` close; `maxRequestsPerConnection` and
+ * wait as pending (`http1MaxPendingRequests`, overflow → 503 UO). GOAWAY drains a connection:
+ * its streams finish, new ones go elsewhere. Connections idle for `idleTimeout` close; `maxRequestsPerConnection` and
  * `maxConnectionDuration` retire them.
  */
 export class Http2Pool {
@@ -57,10 +58,8 @@ export class Http2Pool {
   readonly #sessions: PoolSession[] = [];
   readonly #pending: Http2PoolWaiter[] = [];
   #connecting = 0;
-  /** Connection slots asked of the primary (`--concurrency` > 1), not answered yet. */
-  #leasing = 0;
-  /** Waiters whose pending slot the primary has not granted yet. */
-  #asking: Set<Http2PoolWaiter> | null = null;
+  readonly #pendingSlots: PendingSlots<Http2PoolWaiter>;
+  readonly #connectionSlots: ConnectionSlots;
   #closed = false;
   #lastError = '';
 
@@ -68,6 +67,8 @@ export class Http2Pool {
     this.#limits = limits;
     this.#connect = connect;
     this.#authority = authority;
+    this.#pendingSlots = new PendingSlots(limits.resources.pending);
+    this.#connectionSlots = new ConnectionSlots(limits);
   }
 
   get activeConnections(): number {
@@ -77,29 +78,22 @@ export class Http2Pool {
   acquire(w: Http2PoolWaiter): void {
     const s = this.#available();
     if (s !== null) { this.#handOut(s, w); return; }
-    const pending = this.#limits.resources.pending;
-    if (pending.tryAcquire()) { this.#enqueue(w); return; }
-    (this.#asking ??= new Set()).add(w);
-    pending.acquire((ok) => {
-      if (!this.#asking!.delete(w)) { if (ok) pending.release(); return; }
-      if (ok) this.#enqueue(w);
-      else w.onPoolFailure('overflow', 'pending requests exceed http1MaxPendingRequests');
-    });
+    this.#pendingSlots.take(w, this.#enqueue, overflowPending);
   }
 
   /** `w` holds a pending slot: it waits for stream capacity (some may have come free meanwhile). */
-  #enqueue(w: Http2PoolWaiter): void {
+  readonly #enqueue = (w: Http2PoolWaiter): void => {
     const s = this.#available();
-    if (s !== null) { this.#limits.resources.pending.release(); this.#handOut(s, w); return; }
-    if (this.#closed) { this.#limits.resources.pending.release(); w.onPoolFailure('connection termination', 'cluster removed'); return; }
+    if (s !== null) { this.#pendingSlots.release(); this.#handOut(s, w); return; }
+    if (this.#closed) { this.#pendingSlots.release(); w.onPoolFailure('connection termination', 'cluster removed'); return; }
     this.#pending.push(w);
     this.#maybeOpen();
-  }
+  };
 
   cancel(w: Http2PoolWaiter): void {
-    if (this.#asking?.delete(w) === true) return;
+    if (this.#pendingSlots.cancel(w)) return;
     const i = this.#pending.indexOf(w);
-    if (i >= 0) { this.#pending.splice(i, 1); this.#limits.resources.pending.release(); }
+    if (i >= 0) { this.#pending.splice(i, 1); this.#pendingSlots.release(); }
   }
 
   /** The router finished before using a stream it was handed: give the slot back. */
@@ -148,35 +142,22 @@ export class Http2Pool {
   #maybeOpen(): void {
     if (this.#closed || this.#pending.length === 0) return;
     // One connection in progress serves many streams: open another only when it cannot cover the queue.
-    const coming = this.#connecting + this.#leasing;
+    const slots = this.#connectionSlots;
+    const coming = this.#connecting + slots.leasing;
     if (coming > 0 && this.#pending.length <= coming * this.#limits.maxConcurrentStreams) return;
-    const cx = this.#limits.resources.connections;
-    if (cx.tryAcquire()) { this.#open(); return; }
-    // As the HTTP/1.1 pool: a pool with no connection opens one even at the limit.
-    if (this.#sessions.length + coming === 0) {
-      this.#limits.onConnectionOverflow();
-      cx.force();
-      this.#open();
-      return;
-    }
-    this.#leasing++;
-    cx.acquire((ok) => {
-      this.#leasing--;
-      if (!ok) { this.#limits.onConnectionOverflow(); return; }
-      if (this.#closed || this.#pending.length === 0) { cx.release(); return; }
-      this.#open();
-    });
+    slots.take(this.#sessions.length + this.#connecting === 0, this.#stillWanted, this.#open);
   }
 
+  readonly #stillWanted = (): boolean => !this.#closed && this.#pending.length > 0;
+
   /** Opens a connection; its slot of `maxConnections` is taken already. */
-  #open(): void {
+  readonly #open = (): void => {
     const lim = this.#limits;
-    const cx = lim.resources.connections;
     this.#connecting++;
     let settled = false;
     const onFail = (reason: string): void => {
       this.#connecting--;
-      cx.release();
+      this.#connectionSlots.release();
       this.#lastError = reason;
       // Envoy fails the waiting requests of a connection that could not be made.
       for (let w = this.#dequeue(); w !== undefined; w = this.#dequeue()) w.onPoolFailure('connection failure', reason);
@@ -193,7 +174,7 @@ export class Http2Pool {
         settled = true;
         clearTimeout(timer);
         this.#connecting--;
-        if (this.#closed) { cx.release(); socket.destroy(); return; }
+        if (this.#closed) { this.#connectionSlots.release(); socket.destroy(); return; }
         this.#adopt(socket);
       },
       (reason) => {
@@ -203,7 +184,7 @@ export class Http2Pool {
         onFail(reason);
       },
     );
-  }
+  };
 
   #adopt(socket: Socket): void {
     const session = h2connect(`${'encrypted' in socket ? 'https' : 'http'}://${this.#authority}`, {
@@ -225,7 +206,7 @@ export class Http2Pool {
       s.closed = true;
       if (s.idleTimer !== null) clearTimeout(s.idleTimer);
       const i = this.#sessions.indexOf(s);
-      if (i >= 0) { this.#sessions.splice(i, 1); this.#limits.resources.connections.release(); }
+      if (i >= 0) { this.#sessions.splice(i, 1); this.#connectionSlots.release(); }
       if (s.lastError !== '') this.#lastError = s.lastError;
       this.#maybeOpen();
     });
@@ -243,7 +224,7 @@ export class Http2Pool {
 
   #dequeue(): Http2PoolWaiter | undefined {
     const w = this.#pending.shift();
-    if (w !== undefined) this.#limits.resources.pending.release();
+    if (w !== undefined) this.#pendingSlots.release();
     return w;
   }
 
