@@ -2,34 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
-import { configFile, docs, gatewayYaml, virtualServiceYaml } from '../support/yaml.js';
+import { configFile, docs, destinationRuleYaml, gatewayYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 
 // `--concurrency 2`: circuit breakers and outlier detection hold for the gateway, not per
 // worker, as Envoy's hold for all its worker threads. Each request below opens its own
 // connection, and the primary hands connections to the two workers in turn.
-
-function serviceEntry(name: string, ports: number[]): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: default}
-spec:
-  hosts: [${name}.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints:
-${ports.map((p) => `  - {address: 127.0.0.1, ports: {http: ${p}}}`).join('\n')}`;
-}
-
-function destinationRule(name: string, policy: string): string {
-  return `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ${name}, namespace: istio-system}
-spec:
-  host: ${name}.default.svc.cluster.local
-  trafficPolicy:
-${policy}`;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -51,11 +28,11 @@ describe('--concurrency 2: circuit breakers and outlier detection for the whole 
   - match: [{uri: {prefix: /flaky}}]
     retries: {attempts: 0}
     route: [{destination: {host: flaky}}]`),
-        serviceEntry('limited', [slow.port]),
-        destinationRule('limited', `    connectionPool:
+        serviceEntryYaml('limited', [slow.port]),
+        destinationRuleYaml('limited', `    connectionPool:
       http: {http2MaxRequests: 2}`),
-        serviceEntry('flaky', [1, good.port]), // port 1: a dead host, connections refused
-        destinationRule('flaky', `    loadBalancer: {simple: ROUND_ROBIN}
+        serviceEntryYaml('flaky', [1, good.port]), // port 1: a dead host, connections refused
+        destinationRuleYaml('flaky', `    loadBalancer: {simple: ROUND_ROBIN}
     outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}`),
       ))],
       ports: [80],

@@ -5,33 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../support/sluice-process.js';
-import { docs, gatewayYaml, virtualServiceYaml } from '../support/yaml.js';
+import { docs, destinationRuleYaml, gatewayYaml, serviceEntryYaml, virtualServiceYaml } from '../support/yaml.js';
 
 // DestinationRule traffic policies seen from the outside: pool limits (503 UO), outlier
 // ejection, consistent hashing and round robin, against real backends.
-
-function serviceEntry(name: string, ports: number[]): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: default}
-spec:
-  hosts: [${name}.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints:
-${ports.map((p) => `  - {address: 127.0.0.1, ports: {http: ${p}}}`).join('\n')}`;
-}
-
-function destinationRule(name: string, policy: string): string {
-  return `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ${name}, namespace: istio-system}
-spec:
-  host: ${name}.default.svc.cluster.local
-  trafficPolicy:
-${policy}`;
-}
 
 const who = (body: string): string => (JSON.parse(body) as EchoReply).backend;
 
@@ -62,23 +39,23 @@ describe('DestinationRule traffic policies', () => {
     retries: {attempts: 2, retryOn: 5xx}
     route: [{destination: {host: failing}}]
   - route: [{destination: {host: rr}}]`),
-      serviceEntry('limited', [b.slow!.port]),
-      destinationRule('limited', `    connectionPool:
+      serviceEntryYaml('limited', [b.slow!.port]),
+      destinationRuleYaml('limited', `    connectionPool:
       tcp: {maxConnections: 1}
       http: {http1MaxPendingRequests: 1}`),
-      serviceEntry('flaky', [1, b.good!.port]), // port 1: a dead host, connections refused
-      destinationRule('flaky', `    loadBalancer: {simple: ROUND_ROBIN}
+      serviceEntryYaml('flaky', [1, b.good!.port]), // port 1: a dead host, connections refused
+      destinationRuleYaml('flaky', `    loadBalancer: {simple: ROUND_ROBIN}
     outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}`),
-      serviceEntry('hashed', [b.ok1!.port, b.ok2!.port]),
-      destinationRule('hashed', `    loadBalancer: {consistentHash: {httpHeaderName: x-user}}`),
-      serviceEntry('busy', [b.busy!.port]),
-      destinationRule('busy', `    connectionPool:
+      serviceEntryYaml('hashed', [b.ok1!.port, b.ok2!.port]),
+      destinationRuleYaml('hashed', `    loadBalancer: {consistentHash: {httpHeaderName: x-user}}`),
+      serviceEntryYaml('busy', [b.busy!.port]),
+      destinationRuleYaml('busy', `    connectionPool:
       http: {http2MaxRequests: 1}`),
-      serviceEntry('failing', [b.failing!.port]),
-      destinationRule('failing', `    connectionPool:
+      serviceEntryYaml('failing', [b.failing!.port]),
+      destinationRuleYaml('failing', `    connectionPool:
       http: {maxRetries: 0}`),
-      serviceEntry('rr', [b.rr1!.port, b.rr2!.port, b.rr3!.port]),
-      destinationRule('rr', `    loadBalancer: {simple: ROUND_ROBIN}`),
+      serviceEntryYaml('rr', [b.rr1!.port, b.rr2!.port, b.rr3!.port]),
+      destinationRuleYaml('rr', `    loadBalancer: {simple: ROUND_ROBIN}`),
     ));
     // One worker: round robin and the pool's one connection are per worker, as in Envoy.
     sluice = await startSluice({ config: [dir], ports: [80], args: ['--concurrency', '1'] });

@@ -31,8 +31,9 @@ spec:
   - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}
   - {port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"]}`;
 
-/** ServiceEntry `<name>.default.svc.cluster.local`, HTTP port `servicePort` (80), one loopback endpoint. */
-export function serviceEntryYaml(name: string, endpointPort?: number, servicePort = 80): string {
+/** ServiceEntry `<name>.default.svc.cluster.local`, HTTP port `servicePort` (80), loopback endpoints (one per port given). */
+export function serviceEntryYaml(name: string, endpointPort?: number | number[], servicePort = 80): string {
+  const ports = Array.isArray(endpointPort) ? endpointPort : [endpointPort];
   return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ${name}, namespace: default}
@@ -41,7 +42,18 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   ports: [{number: ${servicePort}, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1${endpointPort !== undefined ? `, ports: {http: ${endpointPort}}` : ''}}]`;
+  endpoints: [${ports.map((p) => `{address: 127.0.0.1${p !== undefined ? `, ports: {http: ${p}}` : ''}}`).join(', ')}]`;
+}
+
+/** DestinationRule istio-system/<name> for `<name>.default.svc.cluster.local`; `policy` is the indented trafficPolicy body. */
+export function destinationRuleYaml(name: string, policy: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: istio-system}
+spec:
+  host: ${name}.default.svc.cluster.local
+  trafficPolicy:
+${policy}`;
 }
 
 /** VirtualService default/<name> for `hosts` on istio-system/gw; `rules` is the indented http list. */
