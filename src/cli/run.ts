@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
-import { availableParallelism } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Command } from 'commander';
+import { usableCores } from '../cluster/cores.js';
 import { runPrimary } from '../cluster/primary.js';
 import { certificateFromPrimary, joinPrimary, outlierReporter, primaryLimits, serveAsWorker, workerFailed, workerLeases } from '../cluster/worker.js';
 import { startAdmin, type ConfigStatus } from '../admin/admin-server.js';
@@ -84,7 +84,7 @@ export function registerRun(program: Command): void {
     .option('--source-address <ip>', 'bind outbound connections to this local address')
     .option('--workload-name <name>', 'workload name for metrics (default from labels)')
     .option('--codec <codec>', 'downstream HTTP/1.1 codec: fast (llhttp on raw sockets) | node (node:http, the reference)', 'fast')
-    .option('--concurrency <n>', 'worker processes sharing the listeners: a number, or auto (the cores available; the default, 1 with --source kubernetes)')
+    .option('--concurrency <n>', 'worker processes sharing the listeners: a number, or auto (the cores, capped by a CPU limit); default auto, at most 2 for a sidecar, 1 with --source kubernetes')
     .option('--ratelimit-config <file>', 'global rate limits: the ratelimit service config (domain + descriptors, or its ConfigMap) (repeatable)', collect)
     .option('--ratelimit-redis <url>', 'global rate limits: Redis shared by replicas, e.g. redis://127.0.0.1:6379 (default: counters in this process)')
     .option('--listener-filters-timeout <duration>', 'time allowed for a TLS ClientHello, and then for the handshake (e.g. 15s, 500ms)', '15s')
@@ -135,12 +135,13 @@ function lazyCertsRoutes(runtime: ProxyRuntime, identity: MeshIdentity | null): 
 }
 
 /**
- * `--concurrency`: a positive number, or `auto` (the default) for the cores available. With
- * `--source kubernetes` the default is 1: workers there would each open their own watches.
+ * `--concurrency`: a positive number, or `auto` for the cores this process may use (capped by
+ * a container's CPU limit). The default is `auto` for a gateway; a sidecar takes at most 2, as
+ * Istio's sidecars do; `--source kubernetes` takes 1, as its workers would each open watches.
  */
-function parseConcurrency(v: string | undefined, source: string | undefined): number {
-  if (v === undefined || v === '') return source === 'kubernetes' ? 1 : availableParallelism();
-  if (v === 'auto') return availableParallelism();
+function parseConcurrency(v: string | undefined, mode: string, source: string | undefined): number {
+  if (v === undefined || v === '') return source === 'kubernetes' ? 1 : mode === 'sidecar' ? Math.min(2, usableCores()) : usableCores();
+  if (v === 'auto') return usableCores();
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--concurrency ${v}: expected a number of worker processes (1-256) or auto`);
   return n;
@@ -183,7 +184,7 @@ export async function run(flags: RunFlags): Promise<number> {
     const lft = parseDurationMs(flags.listenerFiltersTimeout ?? '15s');
     if (lft === null || lft <= 0) throw new Error(`--listener-filters-timeout ${flags.listenerFiltersTimeout}: expected a duration such as 15s or 500ms`);
     listenerFiltersTimeoutMs = lft;
-    concurrency = parseConcurrency(flags.concurrency, flags.source);
+    concurrency = parseConcurrency(flags.concurrency, flags.mode, flags.source);
     const sourceError = sourceFlagsError({ ...flags, concurrency });
     if (sourceError !== null) throw new Error(sourceError);
   } catch (e) {
