@@ -275,7 +275,7 @@ interface HttpProviderSpec {
   headersToDownstreamOnDeny?: string[];
 }
 
-/** meshConfig.extensionProviders[name].envoyExtAuthzHttp → the provider, or null (reported). */
+/** meshConfig.extensionProviders[name].envoyExtAuthzHttp or .envoyExtAuthzGrpc → the provider, or null (reported). */
 function compileExtAuthzProvider(ctx: CompileContext, ap: AP, name: string, port: number): ExtAuthzProvider | null {
   const at = ['spec', 'provider', 'name'];
   const entry = (ctx.mesh.extensionProviders ?? []).find((p) => p.name === name);
@@ -283,14 +283,18 @@ function compileExtAuthzProvider(ctx: CompileContext, ap: AP, name: string, port
     ctx.report(ap, at, 'SLU0505', 'warning', `extension provider "${name}" is not defined in meshConfig.extensionProviders; requests this CUSTOM policy matches are denied (as Istio does)`, 'add the provider to the mesh config (--mesh FILE): extensionProviders: [{name: ..., envoyExtAuthzHttp: {service: ..., port: ...}}]');
     return null;
   }
-  const http = entry.envoyExtAuthzHttp as HttpProviderSpec | undefined;
+  // The gRPC provider's fields are a subset of the HTTP one's (service, port, timeout, failOpen,
+  // statusOnError, includeRequestBodyInCheck).
+  const grpc = entry.envoyExtAuthzGrpc as HttpProviderSpec | undefined;
+  const http = (entry.envoyExtAuthzHttp as HttpProviderSpec | undefined) ?? grpc;
+  const field = grpc !== undefined && entry.envoyExtAuthzHttp === undefined ? 'envoyExtAuthzGrpc' : 'envoyExtAuthzHttp';
   if (http === undefined) {
     const kind = Object.keys(entry).find((k) => k !== 'name') ?? 'none';
-    ctx.report(ap, at, 'SLU0506', 'warning', `extension provider "${name}" is ${kind}; Sluice supports only envoyExtAuthzHttp for CUSTOM policies, so matching requests are denied`, 'run the authorization service with its HTTP API and declare it as envoyExtAuthzHttp');
+    ctx.report(ap, at, 'SLU0506', 'warning', `extension provider "${name}" is ${kind}, not an authorization provider; CUSTOM policies need envoyExtAuthzHttp or envoyExtAuthzGrpc, so matching requests are denied`, 'declare the authorization service as envoyExtAuthzHttp or envoyExtAuthzGrpc');
     return null;
   }
   if (http.service === undefined || http.port === undefined) {
-    ctx.report(ap, at, 'SLU0505', 'warning', `extension provider "${name}" needs service and port; matching requests are denied`, 'set envoyExtAuthzHttp.service and .port');
+    ctx.report(ap, at, 'SLU0505', 'warning', `extension provider "${name}" needs service and port; matching requests are denied`, `set ${field}.service and .port`);
     return null;
   }
   if (http.includeRequestBodyInCheck !== undefined) {
@@ -303,6 +307,7 @@ function compileExtAuthzProvider(ctx: CompileContext, ap: AP, name: string, port
   const pats = (xs: string[] | undefined) => Object.freeze((xs ?? []).map((x) => compilePattern(x.toLowerCase())));
   return Object.freeze({
     name,
+    protocol: field === 'envoyExtAuthzGrpc' ? 'grpc' as const : 'http' as const,
     cluster: d.cluster,
     authority: d.host,
     timeoutMs: durationMsOr(http.timeout, 600_000),

@@ -10,6 +10,8 @@ import { counter } from '../stats.js';
 import { matchAnyPattern, type ExtAuthzProvider, type StringPattern } from '../rbac/config.js';
 import { anyMatch, AuthzView } from '../rbac/engine.js';
 import { explainExtAuthz } from '../rbac/explain.js';
+import type { HostRuntime } from '../../upstream/cluster-manager.js';
+import { checkOverGrpc, headerOption, type CheckRequest, type CheckResponse } from './grpc.js';
 
 /** Headers Envoy always forwards to an HTTP authorization service. */
 const ALWAYS = new Set(['authorization', 'host', ':method', ':path']);
@@ -92,6 +94,70 @@ function onAnswer(s: HttpStream, p: ExtAuthzProvider, res: IncomingMessage, body
   sendLocalReply(s, status, body, ResponseFlag.UAEX, 'ext_authz_denied', extra);
 }
 
+/** The gRPC check (Envoy's CheckRequest): every request header, the peers, the request line. */
+function checkRequest(s: HttpStream): CheckRequest {
+  const c = s.conn;
+  const headers: Record<string, string> = { ':authority': s.authority, ':method': s.method, ':path': s.path };
+  const h = s.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    const n = h[i]!.toLowerCase();
+    if (n === 'host') continue;
+    headers[n] = headers[n] === undefined ? h[i + 1]! : `${headers[n]},${h[i + 1]}`;
+  }
+  const now = Date.now();
+  return {
+    attributes: {
+      source: { address: { socketAddress: { address: c.remoteAddress, portValue: c.remotePort } }, principal: c.peerUriSans[0] ?? '' },
+      destination: { address: { socketAddress: { address: c.localAddress, portValue: c.localPort } }, principal: '' },
+      request: {
+        time: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 },
+        http: { id: s.requestId, method: s.method, headers, path: s.path, host: s.authority, scheme: s.scheme, protocol: s.protocol, size: -1 },
+      },
+    },
+  };
+}
+
+/**
+ * Envoy's gRPC ext_authz answer: status OK allows — `ok_response.headers` set (or appended)
+ * on the upstream request, `headers_to_remove` removed, `response_headers_to_add` added to
+ * the response; any other status denies with `denied_response` (status, default 403;
+ * headers; body).
+ */
+function onGrpcAnswer(s: HttpStream, r: CheckResponse): void {
+  if ((r.status?.code ?? 0) === 0) {
+    stats.ok.inc();
+    const ok = r.okResponse;
+    for (const o of ok?.headers ?? []) {
+      const h = headerOption(o);
+      if (h === null) continue;
+      if (h.append) s.headers.push(h.name, h.value);
+      else setHeader(s.headers, h.name, h.name, h.value);
+    }
+    for (const n of ok?.headersToRemove ?? []) {
+      const name = n.toLowerCase();
+      for (let i = s.headers.length - 2; i >= 0; i -= 2) if (s.headers[i]!.toLowerCase() === name) s.headers.splice(i, 2);
+    }
+    let toClient: HeaderList | null = null;
+    for (const o of ok?.responseHeadersToAdd ?? []) { const h = headerOption(o); if (h !== null) (toClient ??= []).push(h.name, h.value); }
+    if (toClient !== null) { (s.filterState ??= {}).extAuthzResponseHeaders = { headers: toClient } satisfies AllowHeaders; watchResponse(s, responseHeadersFilter); }
+    continueFilters(s);
+    return;
+  }
+  stats.denied.inc();
+  const d = r.deniedResponse;
+  const extra: HeaderList = [];
+  for (const o of d?.headers ?? []) { const h = headerOption(o); if (h !== null && !NOT_TO_CLIENT.has(h.name)) extra.push(h.name, h.value); }
+  const code = d?.status?.code ?? 0;
+  sendLocalReply(s, code >= 200 && code <= 599 ? code : 403, d?.body ?? '', ResponseFlag.UAEX, 'ext_authz_denied', extra);
+}
+
+function checkGrpc(s: HttpStream, p: ExtAuthzProvider, host: HostRuntime): void {
+  checkOverGrpc(host.id, checkRequest(s), p.timeoutMs).then(
+    (r) => { if (!s.completed) onGrpcAnswer(s, r); },
+    (e: Error) => { if (!s.completed) onError(s, p, e.message); },
+  );
+}
+
 function check(s: HttpStream, p: ExtAuthzProvider): void {
   const cluster = s.conn.proxy.clusters.get(p.cluster);
   if (cluster === undefined) { onError(s, p, `cluster ${p.cluster} does not exist (is the provider's service in the registry?)`); return; }
@@ -99,6 +165,7 @@ function check(s: HttpStream, p: ExtAuthzProvider): void {
     if (s.completed) return;
     const host = cluster.pick(null, null);
     if (host === null) { onError(s, p, `no healthy endpoint in ${p.cluster}`); return; }
+    if (p.protocol === 'grpc') { checkGrpc(s, p, host); return; }
     const req = request({ host: host.address, port: host.port, method: s.method, path: `${p.pathPrefix}${s.path}`, headers: checkHeaders(s, p), agent, timeout: p.timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       let n = 0;
@@ -115,11 +182,12 @@ function check(s: HttpStream, p: ExtAuthzProvider): void {
 }
 
 /**
- * Envoy's ext_authz (HTTP service) as Istio configures it for CUSTOM policies: requests a
- * CUSTOM rule matches are sent (method, path with pathPrefix, Host, Authorization and the
- * configured headers, no body) to the provider; 200 allows (copying headersToUpstreamOnAllow),
- * 5xx / unreachable / timeout is an error (statusOnError, or allowed with failOpen), any other
- * status denies with the service's status, body and headers, flag UAEX.
+ * Envoy's ext_authz as Istio configures it for CUSTOM policies: requests a CUSTOM rule matches
+ * are checked by the provider. `envoyExtAuthzHttp`: an HTTP request (method, path with
+ * pathPrefix, Host, Authorization and the configured headers, no body); 200 allows (copying
+ * headersToUpstreamOnAllow), any other status below 500 denies with the service's status, body
+ * and headers. `envoyExtAuthzGrpc`: Authorization/Check (see onGrpcAnswer). Either way 5xx,
+ * unreachable or timeout is an error (statusOnError, or allowed with failOpen); flag UAEX.
  */
 export const extAuthzFilter: HttpFilter = {
   name: 'envoy.filters.http.ext_authz',

@@ -189,6 +189,8 @@ export interface CompiledPolicy {
 /** The ext_authz HTTP service a CUSTOM policy names (meshConfig.extensionProviders). */
 export interface ExtAuthzProvider {
   readonly name: string;
+  /** `envoyExtAuthzHttp` (an HTTP check request) or `envoyExtAuthzGrpc` (Envoy's Authorization/Check). */
+  readonly protocol: 'http' | 'grpc';
   /** The cluster (`outbound|port||host`) the check requests go to. */
   readonly cluster: string;
   /** Value sent as Host. */

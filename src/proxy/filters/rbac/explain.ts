@@ -237,9 +237,12 @@ export function explainExtAuthz(s: HttpStream, checkHeaders: (s: HttpStream, p: 
   const r = scan(c.custom, v);
   if (r.match === null) return { verdict: 'continue', summary: `no CUSTOM rule matches: provider ${p.name} is not asked`, steps: r.lines };
   const m = r.match;
-  const headers = checkHeaders(s, p);
-  const steps = [...r.lines, `check request: ${s.method} ${p.pathPrefix}${s.path} to ${p.authority} (${p.cluster}), timeout ${p.timeoutMs} ms, headers ${Object.keys(headers).join(', ')}`,
-    `200 → allowed${p.headersToUpstreamOnAllow.length > 0 ? ` (headers ${p.headersToUpstreamOnAllow.map(patternText).join(', ')} copied upstream)` : ''}; another 4xx/3xx → denied with the service's status and body (flag UAEX); 5xx, timeout or unreachable → ${p.failOpen ? 'allowed (failOpen)' : `${p.statusOnError} (statusOnError)`}`];
+  const onError = `${p.failOpen ? 'allowed (failOpen)' : `${p.statusOnError} (statusOnError)`}`;
+  const steps = p.protocol === 'grpc'
+    ? [...r.lines, `check: gRPC envoy.service.auth.v3.Authorization/Check to ${p.authority} (${p.cluster}), timeout ${p.timeoutMs} ms, every request header`,
+      `status OK → allowed (ok_response headers set upstream); another status → denied with denied_response (default 403, flag UAEX); unreachable or timeout → ${onError}`]
+    : [...r.lines, `check request: ${s.method} ${p.pathPrefix}${s.path} to ${p.authority} (${p.cluster}), timeout ${p.timeoutMs} ms, headers ${Object.keys(checkHeaders(s, p)).join(', ')}`,
+      `200 → allowed${p.headersToUpstreamOnAllow.length > 0 ? ` (headers ${p.headersToUpstreamOnAllow.map(patternText).join(', ')} copied upstream)` : ''}; another 4xx/3xx → denied with the service's status and body (flag UAEX); 5xx, timeout or unreachable → ${onError}`];
   const cluster = s.snapshot.clusters.get(p.cluster);
   const unreachable = cluster === undefined ? `cluster ${p.cluster} does not exist (is the provider's service in the registry?)`
     : cluster.endpoints.length === 0 && cluster.type !== 'strict_dns' && cluster.type !== 'original_dst' ? `no endpoint in ${p.cluster}` : null;
