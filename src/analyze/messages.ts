@@ -94,7 +94,7 @@ export const CATALOG: readonly MessageType[] = Object.freeze([
 
   m('SLU0501', 'PolicySelectorInWrongNamespace', 'warning', 'A policy selector matches workloads only in namespaces the policy cannot reach (a selector applies in the policy\'s own namespace, or from the root namespace).'),
   m('SLU0502', 'UnsupportedConditionKey', 'warning', 'An AuthorizationPolicy condition key Sluice cannot evaluate: a DENY rule matches everything, another rule never matches.'),
-  m('SLU0503', 'CustomPolicyOnTcpPort', 'info', 'A CUSTOM (ext_authz over HTTP) policy does not apply to a TCP port.'),
+  m('SLU0503', 'CustomPolicyOnTcpPort', 'info', 'A CUSTOM policy with an HTTP provider (envoyExtAuthzHttp) does not apply to a TCP port; a gRPC provider does.'),
   m('SLU0504', 'MultipleCustomProviders', 'warning', 'Only one CUSTOM provider per workload: the other provider\'s rules deny.'),
   m('SLU0505', 'ExtensionProviderNotFound', 'warning', 'A CUSTOM provider is not defined (or incomplete) in meshConfig.extensionProviders: matching requests are denied.'),
   m('SLU0506', 'ExtensionProviderKindUnsupported', 'warning', 'A CUSTOM provider is neither envoyExtAuthzHttp nor envoyExtAuthzGrpc: matching requests are denied.'),

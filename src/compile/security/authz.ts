@@ -219,7 +219,7 @@ export function compileAuthorization(ctx: CompileContext, policies: readonly AP[
     const action: AuthzAction = spec.action ?? 'ALLOW';
     if (action === 'CUSTOM') {
       const name = spec.provider?.name ?? '';
-      if (tcp) {
+      if (tcp && httpProvider(ctx, name)) {
         // Istio builds no network ext_authz for an HTTP provider: TCP chains are left alone.
         ctx.report(ap, ['spec', 'action'], 'SLU0503', 'info', `CUSTOM (ext_authz over HTTP) does not apply to the TCP port ${port} (Istio would need a gRPC provider for TCP)`);
         continue;
@@ -257,6 +257,12 @@ export function compileAuthorization(ctx: CompileContext, policies: readonly AP[
     numTrustedProxies: numTrustedProxies(ctx),
     tcp,
   });
+}
+
+/** Does extension provider `name` exist and speak HTTP (not gRPC)? */
+function httpProvider(ctx: CompileContext, name: string): boolean {
+  const entry = (ctx.mesh.extensionProviders ?? []).find((p) => p.name === name);
+  return entry?.envoyExtAuthzHttp !== undefined;
 }
 
 interface HttpProviderSpec {

@@ -8,6 +8,7 @@ import { sniFor } from '../upstream/transport.js';
 import { TcpRelay } from './tcp-relay.js';
 import { TcpSession } from './tcp-session.js';
 import { allowConnection } from '../filters/rbac/network.js';
+import { checkConnection } from '../filters/ext-authz/network.js';
 
 /**
  * The route for a connection: routes whose `destinationSubnets` exclude the destination address
@@ -46,6 +47,19 @@ export function proxyTcp(client: Duplex, initial: Buffer | null, conn: Downstrea
     relay.done();
     return;
   }
+  // CUSTOM with a gRPC provider: the authorization service decides before anything is proxied.
+  const checking = checkConnection(conn, s, proxy, (allowed) => {
+    if (s.completed) return;
+    if (allowed) { proxyAuthorized(client, initial, conn, proxy, s, relay); return; }
+    client.destroy();
+    relay.done();
+  });
+  if (checking) { client.pause(); return; }
+  proxyAuthorized(client, initial, conn, proxy, s, relay);
+}
+
+/** proxyTcp once authorization let the connection through: the route, the cluster, the host. */
+function proxyAuthorized(client: Duplex, initial: Buffer | null, conn: DownstreamConnection, proxy: ProxyContext, s: TcpSession, relay: TcpRelay): void {
   const route = selectL4Route(conn.chain.l4Routes, conn.sni, conn.localAddress);
   s.route = route;
   if (route === null || route.clusters.length === 0) { relay.fail(ResponseFlag.NR, 'filter_chain_not_found'); return; }

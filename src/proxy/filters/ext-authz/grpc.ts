@@ -52,7 +52,8 @@ export interface CheckRequest {
   attributes: {
     source: Peer;
     destination: Peer;
-    request: { time: { seconds: number; nanos: number }; http: { id: string; method: string; headers: Record<string, string>; path: string; host: string; scheme: string; protocol: string; size: number } };
+    /** `http` is absent for a TCP connection (network ext_authz). */
+    request: { time: { seconds: number; nanos: number }; http?: { id: string; method: string; headers: Record<string, string>; path: string; host: string; scheme: string; protocol: string; size: number } };
   };
 }
 interface HeaderValueOption { header?: { key?: string; value?: string }; append?: { value?: boolean } }

@@ -1,17 +1,19 @@
-// CUSTOM authorization with an `envoyExtAuthzGrpc` provider, end to end: a real gRPC server
+// CUSTOM authorization with an `envoyExtAuthzGrpc` provider, end to end, for HTTP requests and
+// for TCP connections (network ext_authz): a real gRPC server
 // (@grpc/grpc-js) implementing Envoy's envoy.service.auth.v3.Authorization/Check, declared
 // in meshConfig.extensionProviders, in front of an echo backend. The server's messages are
 // written here from Envoy's own protos (their package and type names, field numbers and
 // types), independently of the ones Sluice carries, so a field Sluice numbers differently fails.
 
 import * as grpc from '@grpc/grpc-js';
+import { connect } from 'node:net';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest, type CaseRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
 import { freePort } from '../../../support/ports.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
-import { configFile, serviceEntryYaml } from '../../../support/yaml.js';
+import { configFile, HTTP_AND_TCP_GATEWAY, serviceEntryYaml } from '../../../support/yaml.js';
 
 const ENVOY_PROTOS = [
   `syntax = "proto3"; package google.protobuf;
@@ -47,18 +49,19 @@ interface Check {
   attributes: {
     source: { address: { socketAddress: { address: string; portValue: number } } };
     destination: { address: { socketAddress: { address: string; portValue: number } } };
-    request: { time: { seconds: number }; http: { id: string; method: string; headers: Record<string, string>; path: string; host: string; scheme: string; protocol: string } };
+    request: { time: { seconds: number }; http?: { id: string; method: string; headers: Record<string, string>; path: string; host: string; scheme: string; protocol: string } };
   };
 }
 
 /** Istio's sample ext-authz server (its gRPC side), in miniature: the x-ext-authz header decides. */
-async function startGrpcAuthz(): Promise<{ server: grpc.Server; port: number; seen: Check[] }> {
+async function startGrpcAuthz(): Promise<{ server: grpc.Server; port: number; seen: Check[]; tcp: { verdict: 'allow' | 'deny' } }> {
   const root = new protobuf.Root();
   for (const p of ENVOY_PROTOS) protobuf.parse(p, root, { keepCase: false });
   root.resolveAll();
   const Req = root.lookupType('envoy.service.auth.v3.CheckRequest');
   const Res = root.lookupType('envoy.service.auth.v3.CheckResponse');
   const seen: Check[] = [];
+  const tcp = { verdict: 'allow' as 'allow' | 'deny' };
   const header = (key: string, value: string, append?: boolean) => ({ header: { key, value }, ...(append !== undefined ? { append: { value: append } } : {}) });
   const server = new grpc.Server();
   server.addService({
@@ -73,6 +76,8 @@ async function startGrpcAuthz(): Promise<{ server: grpc.Server; port: number; se
     Check: (call: grpc.ServerUnaryCall<Check, object>, cb: grpc.sendUnaryData<object>) => {
       const c = call.request;
       seen.push(c);
+      // A TCP connection (no HTTP attributes): the test sets the verdict.
+      if (c.attributes.request.http === undefined) { cb(null, tcp.verdict === 'allow' ? { status: { code: 0 } } : { status: { code: 7 } }); return; }
       const v = c.attributes.request.http.headers['x-ext-authz'];
       if (v === 'allow') {
         cb(null, { status: { code: 0 }, okResponse: {
@@ -93,17 +98,12 @@ async function startGrpcAuthz(): Promise<{ server: grpc.Server; port: number; se
     },
   });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e !== null ? reject(e) : resolve(p))));
-  return { server, port, seen };
+  return { server, port, seen, tcp };
 }
 
-function config(backend: number, authz: number): string {
+function config(backend: number, authz: number, tcpPort: number): string {
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+${HTTP_AND_TCP_GATEWAY}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -112,6 +112,7 @@ spec:
   hosts: ["*"]
   gateways: [gw]
   http: [{route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
+  tcp: [{match: [{port: 9000}], route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
 ---
 ${serviceEntryYaml('echo', backend)}
 ---
@@ -132,6 +133,14 @@ spec:
   action: CUSTOM
   provider: {name: sample-ext-authz-grpc}
   rules: [{to: [{operation: {paths: ["/protected/*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext-authz-tcp, namespace: istio-system}
+spec:
+  action: CUSTOM
+  provider: {name: sample-ext-authz-grpc}
+  rules: [{to: [{operation: {ports: ["${tcpPort}"]}}]}]
 `;
 }
 
@@ -149,13 +158,15 @@ describe('CUSTOM authorization over gRPC (envoyExtAuthzGrpc)', () => {
   let authz: Awaited<ReturnType<typeof startGrpcAuthz>>;
   let sluice: SluiceProcess;
   let port: number;
+  let tcpPort: number;
   const send = (r: CaseRequest) => sendRequest(port, { host: 'api.example.com', ...r });
 
   beforeAll(async () => {
     echo = await startEchoBackend('echo');
     authz = await startGrpcAuthz();
     port = await freePort();
-    sluice = await startSluice({ config: [configFile(config(echo.port, authz.port))], args: ['--mesh', configFile(MESH, 'mesh.yaml'), '--port-map', `80=${port}`] });
+    tcpPort = await freePort();
+    sluice = await startSluice({ config: [configFile(config(echo.port, authz.port, tcpPort))], args: ['--mesh', configFile(MESH, 'mesh.yaml'), '--port-map', `80=${port},9000=${tcpPort}`] });
   });
   afterAll(async () => {
     await sluice?.stop();
@@ -175,8 +186,8 @@ describe('CUSTOM authorization over gRPC (envoyExtAuthzGrpc)', () => {
     // What the service was asked: Envoy's CheckRequest attributes.
     const c = authz.seen.at(-1)!.attributes;
     expect(c.request.http).toMatchObject({ method: 'GET', path: '/protected/a?q=1', host: 'api.example.com', scheme: 'http', protocol: 'HTTP/1.1' });
-    expect(c.request.http.headers).toMatchObject({ ':method': 'GET', ':path': '/protected/a?q=1', ':authority': 'api.example.com', 'x-ext-authz': 'allow' });
-    expect(c.request.http.id).toBe(seen['x-request-id']);
+    expect(c.request.http!.headers).toMatchObject({ ':method': 'GET', ':path': '/protected/a?q=1', ':authority': 'api.example.com', 'x-ext-authz': 'allow' });
+    expect(c.request.http!.id).toBe(seen['x-request-id']);
     expect(c.source.address.socketAddress.address).toBe('127.0.0.1');
     expect(c.destination.address.socketAddress.portValue).toBe(port);
     expect(Math.abs(c.request.time.seconds - Date.now() / 1000)).toBeLessThan(60);
@@ -211,5 +222,34 @@ describe('CUSTOM authorization over gRPC (envoyExtAuthzGrpc)', () => {
     expect(h.status).toBe(403);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     await sluice.waitFor(/gRPC DEADLINE_EXCEEDED/, 'stderr');
+  });
+
+  /** Raw HTTP over the TCP port: what comes back before the connection ends. */
+  const overTcp = (): Promise<string> => new Promise((resolve) => {
+    const c = connect(tcpPort, '127.0.0.1');
+    let got = '';
+    c.on('data', (d: Buffer) => { got += d.toString(); if (got.includes('"backend"')) c.end(); });
+    c.on('error', () => {});
+    c.on('close', () => resolve(got));
+    c.write('GET /over-tcp HTTP/1.1\r\nHost: tcp.example.com\r\n\r\n');
+  });
+
+  it('TCP: a connection a CUSTOM rule matches is checked once (no HTTP attributes); OK proxies it', async () => {
+    authz.tcp.verdict = 'allow';
+    const before = authz.seen.length;
+    expect(await overTcp()).toContain('"path":"/over-tcp"');
+    expect(authz.seen.length).toBe(before + 1);
+    const c = authz.seen.at(-1)!.attributes;
+    expect(c.request.http).toBeUndefined();
+    expect(c.destination.address.socketAddress.portValue).toBe(tcpPort);
+    expect(c.source.address.socketAddress.address).toBe('127.0.0.1');
+  });
+
+  it('TCP: a denial closes the connection before anything is proxied, flag UAEX', async () => {
+    authz.tcp.verdict = 'deny';
+    const seenByEcho = echo.seen.length;
+    expect(await overTcp()).toBe('');
+    expect(echo.seen.length).toBe(seenByEcho);
+    await sluice.waitFor(/"- - -" 0 UAEX ext_authz_denied/, 'stdout');
   });
 });
