@@ -15,6 +15,7 @@ import { compileLocalRateLimit, LOCAL_RATELIMIT_TYPE, type LocalRateLimitConfig 
 import { compileGlobalRateLimit, RATELIMIT_TYPE } from '../../proxy/filters/ratelimit/config.js';
 import type { RouteRateLimit } from '../../proxy/filters/ratelimit/descriptors.js';
 import { ScopeMap, SLOT_BEFORE, SLOT_ORDERS, type RateLimitInstance, type RateLimitPolicies } from '../../proxy/filters/ratelimit/slots.js';
+import { ensureCluster } from '../clusters.js';
 import type { CompileContext } from '../context.js';
 import type { ListenerPolicies } from '../policies.js';
 import type { EnvoyFilterPatchOutcome, FilterChain, Listener, Route, RouteConfiguration, VirtualHost } from '../snapshot.js';
@@ -333,6 +334,7 @@ function compileInstance(e: HttpFilterEntry, id: string, r: Reporter): RateLimit
     const { value } = unwrapAny(tc, 'patch.value.typed_config');
     if (e.kind === 'global') {
       const g = compileGlobalRateLimit(value, 'patch.value.typed_config', origin, p.ef.pos(p.path));
+      ensureServiceCluster(r.ctx, p.ef, g.service);
       p.effective = true;
       return { kind: 'global', name: e.name, config: g };
     }
@@ -344,6 +346,18 @@ function compileInstance(e: HttpFilterEntry, id: string, r: Reporter): RateLimit
     r.report(p, ['patch', 'value'], 'SLU0523', 'warning', `${(err as Error).message}; this patch is not applied (Envoy would reject the listener)`);
     return null;
   }
+}
+
+/**
+ * The rate limit service's cluster (`outbound|PORT|SUBSET|HOST`, as istiod names it), built
+ * when its service is in the registry, so the filter can call it over gRPC. Without it the
+ * in-process service (--ratelimit-config) answers, or the filter reports the missing cluster.
+ */
+function ensureServiceCluster(ctx: CompileContext, ef: EF, name: string): void {
+  const m = /^outbound\|(\d+)\|([^|]*)\|(.+)$/.exec(name);
+  if (m === null || ctx.clusters.has(name)) return;
+  if (ctx.registry.lookup(m[3]!, ctx.workload.namespace) === undefined) return;
+  ensureCluster(ctx, ef, ['spec'], { host: m[3]!, port: { number: Number(m[1]) }, ...(m[2] !== '' ? { subset: m[2]! } : {}) }, Number(m[1]));
 }
 
 function warnLocalDefaults(p: Patch, cfg: LocalRateLimitConfig, r: Reporter): void {

@@ -1,11 +1,9 @@
 // The gRPC side of ext_authz (Istio's `envoyExtAuthzGrpc` provider): Envoy's
 // `envoy.service.auth.v3.Authorization/Check`. The messages below are the fields of Envoy's
 // protos that the check uses, with Envoy's field numbers (protobuf ignores the rest, both ways),
-// so any Envoy ext_authz server (OPA-Envoy, ...) understands them. @grpc/grpc-js and protobufjs
-// load on the first check: a gateway without a gRPC provider never pays for them.
+// so any Envoy ext_authz server (OPA-Envoy, ...) understands them.
 
-import type { Client, ServiceError } from '@grpc/grpc-js';
-import type { Type } from 'protobufjs';
+import { UnaryMethod } from '../../upstream/grpc-unary.js';
 
 export const EXT_AUTHZ_PROTO = `
 syntax = "proto3";
@@ -70,46 +68,9 @@ export function headerOption(o: HeaderValueOption): { name: string; value: strin
   return { name, value: o.header?.value ?? '', append: o.append?.value === true };
 }
 
-interface Loaded {
-  grpc: typeof import('@grpc/grpc-js');
-  request: Type;
-  response: Type;
-}
+const check = new UnaryMethod<CheckRequest, CheckResponse>(EXT_AUTHZ_PROTO, CHECK_PATH, 'envoy.service.auth.v3.CheckRequest', 'envoy.service.auth.v3.CheckResponse');
 
-let loaded: Promise<Loaded> | null = null;
-
-/** The proto types and grpc-js, loaded once. */
-export function loadExtAuthzGrpc(): Promise<Loaded> {
-  loaded ??= (async () => {
-    const [grpc, pb] = await Promise.all([import('@grpc/grpc-js'), import('protobufjs')]);
-    const root = pb.default.parse(EXT_AUTHZ_PROTO, { keepCase: false }).root;
-    return { grpc, request: root.lookupType('envoy.service.auth.v3.CheckRequest'), response: root.lookupType('envoy.service.auth.v3.CheckResponse') };
-  })();
-  return loaded;
-}
-
-const clients = new Map<string, Client>();
-
-/**
- * Calls Check on `target` (`host:port`, plaintext HTTP/2) with a deadline; resolves the answer,
- * rejects with a readable reason (unreachable, deadline exceeded, a gRPC error status).
- */
-export async function checkOverGrpc(target: string, req: CheckRequest, timeoutMs: number): Promise<CheckResponse> {
-  const { grpc, request, response } = await loadExtAuthzGrpc();
-  let client = clients.get(target);
-  if (client === undefined) clients.set(target, (client = new grpc.Client(target, grpc.credentials.createInsecure())));
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest<CheckRequest, CheckResponse>(
-      CHECK_PATH,
-      (m) => Buffer.from(request.encode(request.fromObject(m)).finish()),
-      (b) => response.toObject(response.decode(b), { longs: Number, defaults: false }) as CheckResponse,
-      req,
-      new grpc.Metadata(),
-      { deadline: Date.now() + timeoutMs },
-      (err: ServiceError | null, res?: CheckResponse) => {
-        if (err !== null) reject(new Error(`gRPC ${grpc.status[err.code] ?? err.code}: ${err.details}`));
-        else resolve(res ?? {});
-      },
-    );
-  });
+/** Calls Check on `target` (`host:port`, plaintext HTTP/2) with a deadline (see UnaryMethod.call). */
+export function checkOverGrpc(target: string, req: CheckRequest, timeoutMs: number): Promise<CheckResponse> {
+  return check.call(target, req, timeoutMs);
 }
