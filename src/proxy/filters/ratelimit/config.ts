@@ -1,7 +1,7 @@
 // envoy.extensions.filters.http.ratelimit.v3.RateLimit (global rate limiting) → frozen config.
-// Envoy sends descriptors to a rate limit service over gRPC; Sluice answers them in process
-// with the envoyproxy/ratelimit algorithm against Redis (see ./service.ts), so the limits are
-// shared by every replica pointed at the same Redis.
+// Envoy sends descriptors to a rate limit service over gRPC; so does Sluice (./grpc.ts), unless
+// --ratelimit-config has it answer them in process with the envoyproxy/ratelimit algorithm
+// against Redis (./service.ts), so the limits are shared by every replica on the same Redis.
 
 import { boolField, durationField, objectField, ProtoError, stringField, uintField, type ProtoObject } from '../../../compile/security/envoy-proto.js';
 import type { SourcePos } from '../../../config/diagnostic.js';
@@ -22,7 +22,7 @@ export interface GlobalRateLimitConfig {
   readonly statusOnError: number;
   readonly xRateLimitHeaders: boolean;
   readonly disableXEnvoyRateLimitedHeader: boolean;
-  /** The rate limit service cluster Envoy would call (shown in logs). */
+  /** The rate limit service's cluster (`outbound|port||host`), called over gRPC without --ratelimit-config. */
   readonly service: string;
   readonly stats: { readonly ok: Counter; readonly overLimit: Counter; readonly error: Counter; readonly failureModeAllowed: Counter };
   readonly origin: string;

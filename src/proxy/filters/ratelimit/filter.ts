@@ -7,6 +7,8 @@ import type { HttpStream } from '../../http/stream.js';
 import type { GlobalRateLimitConfig } from './config.js';
 import { buildDescriptors, firstCluster, routeRateLimits } from './descriptors.js';
 import { rateLimitService, type RateLimitResponse } from './service.js';
+import { shouldRateLimitOverGrpc, type RateLimitExtras } from './grpc.js';
+import { setHeader } from '../../http/headers.js';
 import type { GlobalRateLimitInstance, RateLimitPolicies } from './slots.js';
 
 let warnedNoService = false;
@@ -30,6 +32,8 @@ const headersFilter: HttpFilter = {
   onResponseHeaders(s, _status, headers) {
     const x = s.filterState?.rateLimitHeaders as XRateLimit | undefined;
     if (x !== undefined) headers.push('x-ratelimit-limit', String(x.limit), 'x-ratelimit-remaining', String(x.remaining), 'x-ratelimit-reset', String(x.reset));
+    const add = s.filterState?.rateLimitResponseHeaders as readonly [string, string][] | undefined;
+    if (add !== undefined) for (const [n, v] of add) headers.push(n, v);
   },
 };
 
@@ -43,25 +47,34 @@ function xRateLimit(r: RateLimitResponse): XRateLimit | null {
   return best;
 }
 
-function onAnswer(s: HttpStream, c: GlobalRateLimitConfig, r: RateLimitResponse): FilterStatus {
+function onAnswer(s: HttpStream, c: GlobalRateLimitConfig, r: RateLimitResponse & { extras?: RateLimitExtras }): FilterStatus {
   if (s.completed) return FilterStatus.Stop;
+  const extras = r.extras;
   if (r.code === 'OK') {
     c.stats.ok.inc();
+    let watch = false;
     if (c.xRateLimitHeaders) {
       const x = xRateLimit(r);
-      if (x !== null) { (s.filterState ??= {}).rateLimitHeaders = x; watchResponse(s, headersFilter); }
+      if (x !== null) { (s.filterState ??= {}).rateLimitHeaders = x; watch = true; }
     }
+    // A gRPC service's request_headers_to_add go upstream, response_headers_to_add to the client.
+    if (extras !== undefined) {
+      for (const [n, v] of extras.requestHeaders) setHeader(s.headers, n, n, v);
+      if (extras.responseHeaders.length > 0) { (s.filterState ??= {}).rateLimitResponseHeaders = extras.responseHeaders; watch = true; }
+    }
+    if (watch) watchResponse(s, headersFilter);
     return FilterStatus.Continue;
   }
   if (r.code === 'OVER_LIMIT') {
     c.stats.overLimit.inc();
     const extra: HeaderList = [];
+    if (extras !== undefined) for (const [n, v] of extras.responseHeaders) extra.push(n, v);
     if (!c.disableXEnvoyRateLimitedHeader) extra.push('x-envoy-ratelimited', 'true');
     if (c.xRateLimitHeaders) {
       const x = xRateLimit(r);
       if (x !== null) extra.push('x-ratelimit-limit', String(x.limit), 'x-ratelimit-remaining', '0', 'x-ratelimit-reset', String(x.reset));
     }
-    sendLocalReply(s, c.rateLimitedStatus, '', ResponseFlag.RL, 'request_rate_limited', extra);
+    sendLocalReply(s, c.rateLimitedStatus, extras?.body ?? '', ResponseFlag.RL, 'request_rate_limited', extra);
     return FilterStatus.Stop;
   }
   c.stats.error.inc();
@@ -77,8 +90,9 @@ function onAnswer(s: HttpStream, c: GlobalRateLimitConfig, r: RateLimitResponse)
 
 /**
  * Envoy's ratelimit filter: descriptors from the route's (else virtual host's) `rate_limits`
- * of this stage go to the rate limit service; OVER_LIMIT → 429 with x-envoy-ratelimited and
- * flag RL; an unreachable or slow service → allowed, or with `failure_mode_deny` → 500 RLSE.
+ * of this stage go to the rate limit service — in process with --ratelimit-config, else the
+ * filter's gRPC service; OVER_LIMIT → 429 with x-envoy-ratelimited and flag RL; an
+ * unreachable or slow service → allowed, or with `failure_mode_deny` → 500 RLSE.
  */
 export function checkGlobalRateLimit(s: HttpStream, rl: RateLimitPolicies, inst: GlobalRateLimitInstance): FilterStatus | Promise<FilterStatus> {
   const c = inst.config;
@@ -88,12 +102,21 @@ export function checkGlobalRateLimit(s: HttpStream, rl: RateLimitPolicies, inst:
   const descriptors = buildDescriptors(limits, c.stage, s, rl.trustedHops, firstCluster(s));
   if (descriptors.length === 0) return FilterStatus.Continue;
   const svc = rateLimitService();
-  if (svc === null) {
+  if (svc !== null) return Promise.race([svc.shouldRateLimit(c.domain, descriptors), timeout(c.timeoutMs)]).then((r) => onAnswer(s, c, r));
+  // No in-process service (--ratelimit-config): call the filter's service over gRPC, as Envoy does.
+  const cluster = c.service !== '' ? s.conn.proxy.clusters.get(c.service) : undefined;
+  if (cluster === undefined) {
     if (!warnedNoService) {
       warnedNoService = true;
-      log('warn', 'ratelimit', `${c.origin}: no rate limit service is configured (start sluice with --ratelimit-config FILE [--ratelimit-redis redis://HOST:PORT]); every check fails`);
+      log('warn', 'ratelimit', `${c.origin}: the rate limit service ${c.service || '(none named)'} has no cluster (add a ServiceEntry or Service for it), and no in-process service is configured (--ratelimit-config FILE [--ratelimit-redis redis://HOST:PORT]); every check fails`);
     }
-    return onAnswer(s, c, { code: 'ERROR', statuses: [], error: 'no rate limit service configured' });
+    return onAnswer(s, c, { code: 'ERROR', statuses: [], error: `no cluster ${c.service || '(none named)'}` });
   }
-  return Promise.race([svc.shouldRateLimit(c.domain, descriptors), timeout(c.timeoutMs)]).then((r) => onAnswer(s, c, r));
+  const ask = (): Promise<RateLimitResponse> => {
+    const host = cluster.pick(null, null);
+    if (host === null) return Promise.resolve({ code: 'ERROR', statuses: [], error: `no healthy endpoint in ${c.service}` });
+    return shouldRateLimitOverGrpc(host.id, c.domain, descriptors, c.timeoutMs).catch((e: Error): RateLimitResponse => ({ code: 'ERROR', statuses: [], error: `${c.service}: ${e.message}` }));
+  };
+  const answer = cluster.ready ? ask() : new Promise<RateLimitResponse>((resolve) => cluster.whenReady(() => { void ask().then(resolve); }));
+  return answer.then((r) => onAnswer(s, c, r));
 }

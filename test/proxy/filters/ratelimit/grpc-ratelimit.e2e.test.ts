@@ -1,0 +1,189 @@
+// Global rate limiting against a real rate limit service over gRPC, as Envoy calls it: Istio's
+// rate-limit EnvoyFilter names `outbound|8081||ratelimit.default.svc.cluster.local`, a
+// ServiceEntry puts a @grpc/grpc-js server implementing
+// envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit behind it, and no
+// --ratelimit-config is given, so Sluice asks that service. The server's messages are written
+// here from Envoy's protos (their names, field numbers and types), independently of Sluice's.
+
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRequest } from '../../../conformance/runner.js';
+import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
+import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
+import { configFile, echoRouteYaml } from '../../../support/yaml.js';
+
+const ENVOY_PROTOS = [
+  `syntax = "proto3"; package google.protobuf;
+   message Duration { int64 seconds = 1; int32 nanos = 2; }
+   message UInt64Value { uint64 value = 1; }`,
+  `syntax = "proto3"; package envoy.config.core.v3;
+   message HeaderValue { string key = 1; string value = 2; bytes raw_value = 3; }`,
+  `syntax = "proto3"; package envoy.extensions.common.ratelimit.v3;
+   message RateLimitDescriptor {
+     message Entry { string key = 1; string value = 2; }
+     message RateLimitOverride { uint32 requests_per_unit = 1; int32 unit = 2; }
+     repeated Entry entries = 1; RateLimitOverride limit = 2; .google.protobuf.UInt64Value hits_addend = 3;
+   }`,
+  `syntax = "proto3"; package envoy.service.ratelimit.v3;
+   message RateLimitRequest { string domain = 1; repeated .envoy.extensions.common.ratelimit.v3.RateLimitDescriptor descriptors = 2; uint32 hits_addend = 3; }
+   message RateLimitResponse {
+     enum Code { UNKNOWN = 0; OK = 1; OVER_LIMIT = 2; }
+     message RateLimit { enum Unit { UNKNOWN = 0; SECOND = 1; MINUTE = 2; HOUR = 3; DAY = 4; MONTH = 5; YEAR = 6; WEEK = 7; } string name = 3; uint32 requests_per_unit = 1; Unit unit = 2; }
+     message DescriptorStatus { Code code = 1; RateLimit current_limit = 2; uint32 limit_remaining = 3; .google.protobuf.Duration duration_until_reset = 4; }
+     Code overall_code = 1;
+     repeated DescriptorStatus statuses = 2;
+     repeated .envoy.config.core.v3.HeaderValue response_headers_to_add = 3;
+     repeated .envoy.config.core.v3.HeaderValue request_headers_to_add = 4;
+     bytes raw_body = 5;
+   }`,
+];
+
+interface RlsRequest { domain: string; descriptors: { entries: { key: string; value: string }[] }[]; hitsAddend?: number }
+
+/** A rate limit service in miniature: PATH /limited allows 2 a minute, everything else is free. */
+async function startRls(): Promise<{ server: grpc.Server; port: number; seen: RlsRequest[] }> {
+  const root = new protobuf.Root();
+  for (const p of ENVOY_PROTOS) protobuf.parse(p, root, { keepCase: false });
+  root.resolveAll();
+  const Req = root.lookupType('envoy.service.ratelimit.v3.RateLimitRequest');
+  const Res = root.lookupType('envoy.service.ratelimit.v3.RateLimitResponse');
+  const seen: RlsRequest[] = [];
+  const counts = new Map<string, number>();
+  const server = new grpc.Server();
+  server.addService({
+    ShouldRateLimit: {
+      path: '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit', requestStream: false, responseStream: false, originalName: 'ShouldRateLimit',
+      requestSerialize: (m: object) => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
+      requestDeserialize: (b: Buffer) => Req.toObject(Req.decode(b), { longs: Number }),
+      responseSerialize: (m: object) => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
+      responseDeserialize: (b: Buffer) => Res.toObject(Res.decode(b), { longs: Number }),
+    },
+  }, {
+    ShouldRateLimit: (call: grpc.ServerUnaryCall<RlsRequest, object>, cb: grpc.sendUnaryData<object>) => {
+      const r = call.request;
+      seen.push(r);
+      if (r.descriptors.some((d) => d.entries.some((e) => e.value === '/broken'))) { cb({ code: grpc.status.UNAVAILABLE, details: 'redis is down' }); return; }
+      let over = false;
+      const statuses = r.descriptors.map((d) => {
+        const limited = d.entries.some((e) => e.key === 'PATH' && e.value === '/limited');
+        if (!limited) return { code: 'OK' };
+        const key = `${r.domain}|${JSON.stringify(d.entries)}`;
+        const n = (counts.get(key) ?? 0) + (r.hitsAddend || 1);
+        counts.set(key, n);
+        const code = n > 2 ? 'OVER_LIMIT' : 'OK';
+        if (code === 'OVER_LIMIT') over = true;
+        return { code, currentLimit: { requestsPerUnit: 2, unit: 'MINUTE' }, limitRemaining: Math.max(0, 2 - n), durationUntilReset: { seconds: 42 } };
+      });
+      cb(null, over
+        ? { overallCode: 'OVER_LIMIT', statuses, responseHeadersToAdd: [{ key: 'x-rls', value: 'over' }], rawBody: Buffer.from('slow down') }
+        : { overallCode: 'OK', statuses, requestHeadersToAdd: [{ key: 'x-rls-checked', value: 'yes' }], responseHeadersToAdd: [{ key: 'x-rls', value: 'ok' }] });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e !== null ? reject(e) : resolve(p))));
+  return { server, port, seen };
+}
+
+function config(backend: number, rls: number): string {
+  return `
+${echoRouteYaml(backend)}---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ratelimit, namespace: default}
+spec:
+  hosts: [ratelimit.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 8081, name: grpc, protocol: GRPC}]
+  endpoints: [{address: 127.0.0.1, ports: {grpc: ${rls}}}]
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: filter-ratelimit, namespace: istio-system}
+spec:
+  workloadSelector: {labels: {istio: ingressgateway}}
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: GATEWAY
+      listener: {filterChain: {filter: {name: "envoy.filters.network.http_connection_manager", subFilter: {name: "envoy.filters.http.router"}}}}
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.ratelimit
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
+          domain: ratelimit
+          failure_mode_deny: true
+          timeout: 2s
+          enable_x_ratelimit_headers: DRAFT_VERSION_03
+          rate_limit_service:
+            grpc_service:
+              envoy_grpc: {cluster_name: outbound|8081||ratelimit.default.svc.cluster.local, authority: ratelimit.default.svc.cluster.local}
+            transport_api_version: V3
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: filter-ratelimit-svc, namespace: istio-system}
+spec:
+  workloadSelector: {labels: {istio: ingressgateway}}
+  configPatches:
+  - applyTo: VIRTUAL_HOST
+    match: {context: GATEWAY, routeConfiguration: {vhost: {name: "", route: {action: ANY}}}}
+    patch:
+      operation: MERGE
+      value:
+        rate_limits:
+        - actions: [{request_headers: {header_name: ":path", descriptor_key: "PATH"}}]
+`;
+}
+
+describe('global rate limit service over gRPC (no --ratelimit-config)', () => {
+  let echo: EchoBackend;
+  let rls: Awaited<ReturnType<typeof startRls>>;
+  let sluice: SluiceProcess;
+  let port: number;
+
+  beforeAll(async () => {
+    echo = await startEchoBackend('echo');
+    rls = await startRls();
+    sluice = await startSluice({ config: [configFile(config(echo.port, rls.port))], ports: [80] });
+    port = sluice.port(80);
+  });
+  afterAll(async () => {
+    await sluice?.stop();
+    rls?.server.forceShutdown();
+    await echo?.close();
+  });
+
+  it('asks the service with the domain and descriptors; OK passes, with its request and response headers and x-ratelimit-*', async () => {
+    const r = await sendRequest(port, { host: 'a.test', path: '/limited' });
+    expect(r.status).toBe(200);
+    expect((JSON.parse(r.body) as EchoReply).headers['x-rls-checked']).toBe('yes');
+    expect(r.headers['x-rls']).toBe('ok');
+    expect(r.headers['x-ratelimit-limit']).toBe('2');
+    expect(r.headers['x-ratelimit-remaining']).toBe('1');
+    expect(r.headers['x-ratelimit-reset']).toBe('42');
+    const asked = rls.seen.at(-1)!;
+    expect(asked.domain).toBe('ratelimit');
+    expect(asked.descriptors).toEqual([{ entries: [{ key: 'PATH', value: '/limited' }] }]);
+  });
+
+  it('OVER_LIMIT: 429 with x-envoy-ratelimited, the service\'s headers and body, flag RL', async () => {
+    expect((await sendRequest(port, { host: 'a.test', path: '/limited' })).status).toBe(200);
+    const r = await sendRequest(port, { host: 'a.test', path: '/limited' });
+    expect(r.status).toBe(429);
+    expect(r.headers['x-envoy-ratelimited']).toBe('true');
+    expect(r.headers['x-rls']).toBe('over');
+    expect(r.body).toBe('slow down');
+    await sluice.waitFor(/"GET \/limited HTTP\/1.1" 429 RL request_rate_limited/, 'stdout');
+    expect((await sendRequest(port, { host: 'a.test', path: '/other' })).status).toBe(200);
+  });
+
+  it('the service failing (a gRPC error) with failure_mode_deny: 500 RLSE', async () => {
+    const r = await sendRequest(port, { host: 'a.test', path: '/broken' });
+    expect(r.status).toBe(500);
+    await sluice.waitFor(/"GET \/broken HTTP\/1.1" 500 RLSE rate_limiter_error/, 'stdout');
+    await sluice.waitFor(/gRPC UNAVAILABLE: redis is down/, 'stderr');
+  });
+});
