@@ -120,14 +120,19 @@ function explainGlobal(s: HttpStream, rl: RateLimitPolicies, inst: GlobalRateLim
   if (descriptors.length === 0) return { verdict: 'continue', summary: `ratelimit domain ${c.domain}: rate_limits (stage ${c.stage}) produce no descriptor for this request`, decidedBy: by };
   const steps = [`descriptors sent: ${descriptors.map(descriptorText).join(' ')}`, `the service must answer within ${c.timeoutMs} ms, else the request ${c.failureModeDeny ? `gets ${c.statusOnError} (failure_mode_deny)` : 'is allowed (fail open)'}`];
   if (offline) {
-    return { verdict: 'unknown', summary: `ratelimit domain ${c.domain}: the gateway asks its rate limit service (--ratelimit-config) about ${descriptors.length} descriptor${descriptors.length === 1 ? '' : 's'}; an offline trace does not know its limits or counters`, decidedBy: by, steps };
+    return { verdict: 'unknown', summary: `ratelimit domain ${c.domain}: the gateway asks its rate limit service (in process with --ratelimit-config, else ${c.service || 'the filter\'s gRPC service'}) about ${descriptors.length} descriptor${descriptors.length === 1 ? '' : 's'}; an offline trace does not know its limits or counters`, decidedBy: by, steps };
   }
   const svc = rateLimitService();
   if (svc === null) {
-    const fix = 'start sluice with --ratelimit-config FILE [--ratelimit-redis redis://HOST:PORT]';
+    // Without --ratelimit-config the gateway calls the filter's service over gRPC.
+    if (c.service !== '' && s.snapshot.clusters.has(c.service)) {
+      return { verdict: 'unknown', summary: `ratelimit domain ${c.domain}: the gateway asks the rate limit service ${c.service} over gRPC about ${descriptors.length} descriptor${descriptors.length === 1 ? '' : 's'}; trace does not call it and goes on as if it allowed`, decidedBy: by, steps };
+    }
+    const fix = `add a ServiceEntry (or Service) for the rate limit service ${c.service || '(rate_limit_service.grpc_service.envoy_grpc.cluster_name)'}, or start sluice with --ratelimit-config FILE [--ratelimit-redis redis://HOST:PORT]`;
+    const why = `the rate limit service ${c.service || '(none named)'} has no cluster and no --ratelimit-config is given`;
     return c.failureModeDeny
-      ? { verdict: 'reply', summary: `ratelimit domain ${c.domain}: no rate limit service is configured, and failure_mode_deny is set: ${c.statusOnError}`, status: c.statusOnError, responseFlag: 'RLSE', details: 'rate_limiter_error', decidedBy: by, fix, steps }
-      : { verdict: 'continue', summary: `ratelimit domain ${c.domain}: no rate limit service is configured: every check fails open (allowed)`, decidedBy: by, fix, steps };
+      ? { verdict: 'reply', summary: `ratelimit domain ${c.domain}: ${why}, and failure_mode_deny is set: ${c.statusOnError}`, status: c.statusOnError, responseFlag: 'RLSE', details: 'rate_limiter_error', decidedBy: by, fix, steps }
+      : { verdict: 'continue', summary: `ratelimit domain ${c.domain}: ${why}: every check fails open (allowed)`, decidedBy: by, fix, steps };
   }
   if (!svc.hasDomain(c.domain)) return { verdict: 'continue', summary: `ratelimit domain ${c.domain} is not in the rate limit config (it has ${svc.domains.join(', ') || 'none'}): nothing is limited`, decidedBy: by, steps };
   // A running gateway's trace reads Redis's counters (MGET, nothing counted); a failed read leaves them unknown.
