@@ -125,3 +125,90 @@ export function configFile(yaml: string, name = 'config.yaml', dir = mkdtempSync
   writeFileSync(file, yaml);
   return file;
 }
+
+/**
+ * Istio's global rate limit task, unchanged but for `domain`, `failure_mode_deny` and a 2 s
+ * timeout: the ratelimit filter (service `outbound|8081||ratelimit.default.svc.cluster.local`)
+ * and a VIRTUAL_HOST patch with `rate_limits`, one entry per `actions` line given.
+ */
+export function globalRateLimitYaml(domain: string, failureModeDeny: boolean, actions: readonly string[]): string {
+  return `apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: filter-ratelimit, namespace: istio-system}
+spec:
+  workloadSelector: {labels: {istio: ingressgateway}}
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: GATEWAY
+      listener: {filterChain: {filter: {name: "envoy.filters.network.http_connection_manager", subFilter: {name: "envoy.filters.http.router"}}}}
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.ratelimit
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
+          domain: ${domain}
+          failure_mode_deny: ${failureModeDeny}
+          timeout: 2s
+          enable_x_ratelimit_headers: DRAFT_VERSION_03
+          rate_limit_service:
+            grpc_service:
+              envoy_grpc: {cluster_name: outbound|8081||ratelimit.default.svc.cluster.local, authority: ratelimit.default.svc.cluster.local}
+            transport_api_version: V3
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: filter-ratelimit-svc, namespace: istio-system}
+spec:
+  workloadSelector: {labels: {istio: ingressgateway}}
+  configPatches:
+  - applyTo: VIRTUAL_HOST
+    match: {context: GATEWAY, routeConfiguration: {vhost: {name: "", route: {action: ANY}}}}
+    patch:
+      operation: MERGE
+      value:
+        rate_limits:
+${actions.map((a) => `        - actions: ${a}`).join('\n')}
+`;
+}
+
+/**
+ * CUSTOM authorization, both chains: Gateway gw (HTTP 80, TCP 9000), every request and
+ * connection to echo (on `backend`), the ext-authz service (`servicePort`/`protocol`, on
+ * `authzPort`) and a CUSTOM policy with `provider` on paths /protected/*.
+ */
+export function customAuthzYaml(backend: number, authzPort: number, servicePort: number, protocol: 'HTTP' | 'GRPC', provider: string): string {
+  const portName = protocol.toLowerCase();
+  return `${HTTP_AND_TCP_GATEWAY}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: istio-system}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http: [{route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
+  tcp: [{match: [{port: 9000}], route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
+---
+${serviceEntryYaml('echo', backend)}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext-authz, namespace: default}
+spec:
+  hosts: [ext-authz.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${servicePort}, name: ${portName}, protocol: ${protocol}}]
+  endpoints: [{address: 127.0.0.1, ports: {${portName}: ${authzPort}}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext-authz, namespace: istio-system}
+spec:
+  action: CUSTOM
+  provider: {name: ${provider}}
+  rules: [{to: [{operation: {paths: ["/protected/*"]}}]}]
+`;
+}

@@ -11,7 +11,7 @@ import { sendRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend } from '../../../support/echo-backend.js';
 import { startRedis, type RedisServer } from '../../../support/redis.js';
 import { runSluice, startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
-import { configFile, echoRouteYaml } from '../../../support/yaml.js';
+import { configFile, echoRouteYaml, globalRateLimitYaml } from '../../../support/yaml.js';
 
 // A domain per run: counters of earlier runs in the same Redis never interfere.
 const DOMAIN = `sluice-test-${randomBytes(4).toString('hex')}`;
@@ -19,47 +19,10 @@ const DOMAIN = `sluice-test-${randomBytes(4).toString('hex')}`;
 function config(backend: number, failureModeDeny: boolean): string {
   return `
 ${echoRouteYaml(backend)}---
-# Istio's global rate limit task, unchanged but for the domain and timeout.
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: filter-ratelimit, namespace: istio-system}
-spec:
-  workloadSelector: {labels: {istio: ingressgateway}}
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-      listener: {filterChain: {filter: {name: "envoy.filters.network.http_connection_manager", subFilter: {name: "envoy.filters.http.router"}}}}
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.ratelimit
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
-          domain: ${DOMAIN}
-          failure_mode_deny: ${failureModeDeny}
-          timeout: 2s
-          enable_x_ratelimit_headers: DRAFT_VERSION_03
-          rate_limit_service:
-            grpc_service:
-              envoy_grpc: {cluster_name: outbound|8081||ratelimit.default.svc.cluster.local, authority: ratelimit.default.svc.cluster.local}
-            transport_api_version: V3
----
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: filter-ratelimit-svc, namespace: istio-system}
-spec:
-  workloadSelector: {labels: {istio: ingressgateway}}
-  configPatches:
-  - applyTo: VIRTUAL_HOST
-    match: {context: GATEWAY, routeConfiguration: {vhost: {name: "", route: {action: ANY}}}}
-    patch:
-      operation: MERGE
-      value:
-        rate_limits:
-        - actions: [{request_headers: {header_name: ":path", descriptor_key: "PATH"}}]
-        - actions: [{header_value_match: {descriptor_value: vip, headers: [{name: x-tier, string_match: {exact: gold}}]}}]
-`;
+${globalRateLimitYaml(DOMAIN, failureModeDeny, [
+    '[{request_headers: {header_name: ":path", descriptor_key: "PATH"}}]',
+    '[{header_value_match: {descriptor_value: vip, headers: [{name: x-tier, string_match: {exact: gold}}]}}]',
+  ])}`;
 }
 
 const RL_CONFIG = `

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
-import { configFile, echoRouteYaml } from '../../../support/yaml.js';
+import { configFile, echoRouteYaml, globalRateLimitYaml } from '../../../support/yaml.js';
 
 const ENVOY_PROTOS = [
   `syntax = "proto3"; package google.protobuf;
@@ -97,45 +97,7 @@ spec:
   ports: [{number: 8081, name: grpc, protocol: GRPC}]
   endpoints: [{address: 127.0.0.1, ports: {grpc: ${rls}}}]
 ---
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: filter-ratelimit, namespace: istio-system}
-spec:
-  workloadSelector: {labels: {istio: ingressgateway}}
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-      listener: {filterChain: {filter: {name: "envoy.filters.network.http_connection_manager", subFilter: {name: "envoy.filters.http.router"}}}}
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.ratelimit
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
-          domain: ratelimit
-          failure_mode_deny: true
-          timeout: 2s
-          enable_x_ratelimit_headers: DRAFT_VERSION_03
-          rate_limit_service:
-            grpc_service:
-              envoy_grpc: {cluster_name: outbound|8081||ratelimit.default.svc.cluster.local, authority: ratelimit.default.svc.cluster.local}
-            transport_api_version: V3
----
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: filter-ratelimit-svc, namespace: istio-system}
-spec:
-  workloadSelector: {labels: {istio: ingressgateway}}
-  configPatches:
-  - applyTo: VIRTUAL_HOST
-    match: {context: GATEWAY, routeConfiguration: {vhost: {name: "", route: {action: ANY}}}}
-    patch:
-      operation: MERGE
-      value:
-        rate_limits:
-        - actions: [{request_headers: {header_name: ":path", descriptor_key: "PATH"}}]
-`;
+${globalRateLimitYaml('ratelimit', true, ['[{request_headers: {header_name: ":path", descriptor_key: "PATH"}}]'])}`;
 }
 
 describe('global rate limit service over gRPC (no --ratelimit-config)', () => {

@@ -10,7 +10,7 @@ import { sendRequest, type CaseRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
 import { freePort } from '../../../support/ports.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
-import { configFile, HTTP_AND_TCP_GATEWAY, serviceEntryYaml } from '../../../support/yaml.js';
+import { configFile, customAuthzYaml } from '../../../support/yaml.js';
 
 interface Seen { method: string; url: string; headers: IncomingMessage['headers'] }
 
@@ -32,37 +32,7 @@ async function startAuthz(): Promise<{ server: Server; port: number; seen: Seen[
 
 function config(backend: number, authz: number, tcpPort: number): string {
   return `
-${HTTP_AND_TCP_GATEWAY}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http: [{route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
-  tcp: [{match: [{port: 9000}], route: [{destination: {host: echo.default.svc.cluster.local, port: {number: 80}}}]}]
----
-${serviceEntryYaml('echo', backend)}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ext-authz, namespace: default}
-spec:
-  hosts: [ext-authz.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 8000, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${authz}}}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ext-authz, namespace: istio-system}
-spec:
-  action: CUSTOM
-  provider: {name: sample-ext-authz-http}
-  rules: [{to: [{operation: {paths: ["/protected/*"]}}]}]
----
+${customAuthzYaml(backend, authz, 8000, 'HTTP', 'sample-ext-authz-http')}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: no-tcp-from-loopback, namespace: istio-system}
