@@ -98,7 +98,7 @@ export const CATALOG: readonly MessageType[] = Object.freeze([
   m('SLU0504', 'MultipleCustomProviders', 'warning', 'Only one CUSTOM provider per workload: the other provider\'s rules deny.'),
   m('SLU0505', 'ExtensionProviderNotFound', 'warning', 'A CUSTOM provider is not defined (or incomplete) in meshConfig.extensionProviders: matching requests are denied.'),
   m('SLU0506', 'ExtensionProviderKindUnsupported', 'warning', 'A CUSTOM provider is neither envoyExtAuthzHttp nor envoyExtAuthzGrpc: matching requests are denied.'),
-  m('SLU0507', 'ExtAuthzBodyNotSent', 'warning', 'includeRequestBodyInCheck is not applied: the check request has no body.'),
+  m('SLU0507', 'ExtAuthzBodyNotSent', 'warning', 'includeRequestBodyInCheck has no maxRequestBytes: the check request has no body.'),
   m('SLU0510', 'InlineJwksUnusable', 'warning', 'An inline jwks cannot be used: tokens of that issuer are rejected.'),
   m('SLU0511', 'DuplicateJwtIssuer', 'info', 'Several jwtRules for one issuer apply: a token passes when any accepts it.'),
   m('SLU0520', 'EnvoyFilterApplyToUnsupported', 'warning', 'An EnvoyFilter applyTo Sluice does not apply.'),

@@ -275,7 +275,7 @@ interface HttpProviderSpec {
   includeRequestHeadersInCheck?: string[];
   includeHeadersInCheck?: string[];
   includeAdditionalHeadersInCheck?: Record<string, string>;
-  includeRequestBodyInCheck?: { maxRequestBytes?: number };
+  includeRequestBodyInCheck?: { maxRequestBytes?: number; allowPartialMessage?: boolean; packAsBytes?: boolean };
   headersToUpstreamOnAllow?: string[];
   headersToDownstreamOnAllow?: string[];
   headersToDownstreamOnDeny?: string[];
@@ -303,8 +303,9 @@ function compileExtAuthzProvider(ctx: CompileContext, ap: AP, name: string, port
     ctx.report(ap, at, 'SLU0505', 'warning', `extension provider "${name}" needs service and port; matching requests are denied`, `set ${field}.service and .port`);
     return null;
   }
-  if (http.includeRequestBodyInCheck !== undefined) {
-    ctx.report(ap, at, 'SLU0507', 'warning', `extension provider "${name}": includeRequestBodyInCheck is not supported by Sluice; the check request is sent without the body`);
+  const withBody = http.includeRequestBodyInCheck;
+  if (withBody !== undefined && !((withBody.maxRequestBytes ?? 0) > 0)) {
+    ctx.report(ap, at, 'SLU0507', 'warning', `extension provider "${name}": includeRequestBodyInCheck has no maxRequestBytes (Envoy requires one above 0); the check request is sent without the body`, `set ${field}.includeRequestBodyInCheck.maxRequestBytes, e.g. 8192`);
   }
   // `service` is `[namespace/]host`; a short host is relative to the root namespace's view.
   const slash = http.service.indexOf('/');
@@ -325,6 +326,8 @@ function compileExtAuthzProvider(ctx: CompileContext, ap: AP, name: string, port
     headersToUpstreamOnAllow: pats(http.headersToUpstreamOnAllow),
     headersToDownstreamOnAllow: pats(http.headersToDownstreamOnAllow),
     headersToDownstreamOnDeny: pats(http.headersToDownstreamOnDeny),
-    maxRequestBytes: http.includeRequestBodyInCheck !== undefined ? (http.includeRequestBodyInCheck.maxRequestBytes ?? 0) : 0,
+    maxRequestBytes: withBody?.maxRequestBytes ?? 0,
+    allowPartialMessage: withBody?.allowPartialMessage === true,
+    packAsBytes: withBody?.packAsBytes === true,
   });
 }

@@ -104,7 +104,8 @@ export class HttpStream implements RequestView {
   upgrade = '';
 
   readonly conn: DownstreamConnection;
-  readonly codec: DownstreamCodec;
+  /** Replaced only when a filter read the request body first (ext_authz with the body). */
+  codec: DownstreamCodec;
   /** Per-request handle of the codec (res for node:http, the h2 stream, ...). */
   codecRef: unknown;
 

@@ -10,8 +10,15 @@ import { counter } from '../stats.js';
 import { matchAnyPattern, type ExtAuthzProvider, type StringPattern } from '../rbac/config.js';
 import { anyMatch, AuthzView } from '../rbac/engine.js';
 import { explainExtAuthz } from '../rbac/explain.js';
-import type { HostRuntime } from '../../upstream/cluster-manager.js';
+import type { ClusterRuntime, HostRuntime } from '../../upstream/cluster-manager.js';
 import { checkOverGrpc, headerOption, type CheckRequest, type CheckResponse } from './grpc.js';
+import { BufferedBody } from './body.js';
+
+/** The request body read for the check (`includeRequestBodyInCheck`): all of it, or its first maxRequestBytes (`partial`). */
+interface CheckBody {
+  readonly bytes: Buffer;
+  readonly partial: boolean;
+}
 
 /** Headers Envoy always forwards to an HTTP authorization service. */
 const ALWAYS = new Set(['authorization', 'host', ':method', ':path']);
@@ -25,8 +32,8 @@ function matches(ps: readonly StringPattern[], name: string): boolean {
   return ps.length > 0 && matchAnyPattern(ps, name);
 }
 
-function checkHeaders(s: HttpStream, p: ExtAuthzProvider): Record<string, string> {
-  const out: Record<string, string> = { host: s.authority, 'content-length': '0' };
+function checkHeaders(s: HttpStream, p: ExtAuthzProvider, body: CheckBody | null = null): Record<string, string> {
+  const out: Record<string, string> = { host: s.authority, 'content-length': String(body?.bytes.length ?? 0) };
   const h = s.headers;
   for (let i = 0; i < h.length; i += 2) {
     const n = h[i]!.toLowerCase();
@@ -34,6 +41,7 @@ function checkHeaders(s: HttpStream, p: ExtAuthzProvider): Record<string, string
     if (ALWAYS.has(n) || matches(p.includeRequestHeaders, n)) out[n] = out[n] === undefined ? h[i + 1]! : `${out[n]},${h[i + 1]}`;
   }
   for (const [k, v] of p.includeAdditionalHeaders) out[k] = v;
+  if (body !== null) out['x-envoy-auth-partial-body'] = String(body.partial);
   return out;
 }
 
@@ -95,7 +103,7 @@ function onAnswer(s: HttpStream, p: ExtAuthzProvider, res: IncomingMessage, body
 }
 
 /** The gRPC check (Envoy's CheckRequest): every request header, the peers, the request line. */
-function checkRequest(s: HttpStream): CheckRequest {
+function checkRequest(s: HttpStream, p: ExtAuthzProvider, body: CheckBody | null): CheckRequest {
   const c = s.conn;
   const headers: Record<string, string> = { ':authority': s.authority, ':method': s.method, ':path': s.path };
   const h = s.headers;
@@ -104,14 +112,21 @@ function checkRequest(s: HttpStream): CheckRequest {
     if (n === 'host') continue;
     headers[n] = headers[n] === undefined ? h[i + 1]! : `${headers[n]},${h[i + 1]}`;
   }
+  if (body !== null) headers['x-envoy-auth-partial-body'] = String(body.partial);
   const now = Date.now();
+  const cl = headers['content-length'];
   return {
     attributes: {
       source: { address: { socketAddress: { address: c.remoteAddress, portValue: c.remotePort } }, principal: c.peerUriSans[0] ?? '' },
       destination: { address: { socketAddress: { address: c.localAddress, portValue: c.localPort } }, principal: '' },
       request: {
         time: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 },
-        http: { id: s.requestId, method: s.method, headers, path: s.path, host: s.authority, scheme: s.scheme, protocol: s.protocol, size: -1 },
+        http: {
+          id: s.requestId, method: s.method, headers, path: s.path, host: s.authority, scheme: s.scheme, protocol: s.protocol,
+          size: cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1,
+          // packAsBytes: the body as bytes (raw_body), else as UTF-8 text (body).
+          ...(body !== null ? (p.packAsBytes ? { rawBody: body.bytes } : { body: body.bytes.toString('utf8') }) : {}),
+        },
       },
     },
   };
@@ -151,8 +166,8 @@ function onGrpcAnswer(s: HttpStream, r: CheckResponse): void {
   sendLocalReply(s, code >= 200 && code <= 599 ? code : 403, d?.body ?? '', ResponseFlag.UAEX, 'ext_authz_denied', extra);
 }
 
-function checkGrpc(s: HttpStream, p: ExtAuthzProvider, host: HostRuntime): void {
-  checkOverGrpc(host.id, checkRequest(s), p.timeoutMs).then(
+function checkGrpc(s: HttpStream, p: ExtAuthzProvider, host: HostRuntime, body: CheckBody | null): void {
+  checkOverGrpc(host.id, checkRequest(s, p, body), p.timeoutMs).then(
     (r) => { if (!s.completed) onGrpcAnswer(s, r); },
     (e: Error) => { if (!s.completed) onError(s, p, e.message); },
   );
@@ -161,12 +176,30 @@ function checkGrpc(s: HttpStream, p: ExtAuthzProvider, host: HostRuntime): void 
 function check(s: HttpStream, p: ExtAuthzProvider): void {
   const cluster = s.conn.proxy.clusters.get(p.cluster);
   if (cluster === undefined) { onError(s, p, `cluster ${p.cluster} does not exist (is the provider's service in the registry?)`); return; }
+  if (p.maxRequestBytes > 0 && s.hasBody) {
+    // includeRequestBodyInCheck: read the body (up to maxRequestBytes) first, as Envoy buffers it.
+    const buffered = new BufferedBody(s, p.maxRequestBytes, (partial) => {
+      if (s.completed) return;
+      if (partial && !p.allowPartialMessage) {
+        sendLocalReply(s, 413, 'Payload Too Large', 0, 'request_payload_too_large');
+        return;
+      }
+      buffered.handOn();
+      sendCheck(s, p, cluster, { bytes: buffered.forCheck(), partial });
+    });
+    buffered.start();
+    return;
+  }
+  sendCheck(s, p, cluster, null);
+}
+
+function sendCheck(s: HttpStream, p: ExtAuthzProvider, cluster: ClusterRuntime, body: CheckBody | null): void {
   const send = (): void => {
     if (s.completed) return;
     const host = cluster.pick(null, null);
     if (host === null) { onError(s, p, `no healthy endpoint in ${p.cluster}`); return; }
-    if (p.protocol === 'grpc') { checkGrpc(s, p, host); return; }
-    const req = request({ host: host.address, port: host.port, method: s.method, path: `${p.pathPrefix}${s.path}`, headers: checkHeaders(s, p), agent, timeout: p.timeoutMs }, (res) => {
+    if (p.protocol === 'grpc') { checkGrpc(s, p, host, body); return; }
+    const req = request({ host: host.address, port: host.port, method: s.method, path: `${p.pathPrefix}${s.path}`, headers: checkHeaders(s, p, body), agent, timeout: p.timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       let n = 0;
       res.on('data', (c: Buffer) => { n += c.length; if (n <= 64 * 1024) chunks.push(c); });
@@ -175,7 +208,7 @@ function check(s: HttpStream, p: ExtAuthzProvider): void {
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${p.timeoutMs} ms`)));
     req.on('error', (e) => { if (!s.completed) onError(s, p, e.message); });
-    req.end();
+    req.end(body?.bytes);
   };
   if (!cluster.ready) cluster.whenReady(send);
   else send();
@@ -184,7 +217,8 @@ function check(s: HttpStream, p: ExtAuthzProvider): void {
 /**
  * Envoy's ext_authz as Istio configures it for CUSTOM policies: requests a CUSTOM rule matches
  * are checked by the provider. `envoyExtAuthzHttp`: an HTTP request (method, path with
- * pathPrefix, Host, Authorization and the configured headers, no body); 200 allows (copying
+ * pathPrefix, Host, Authorization and the configured headers; the body with
+ * includeRequestBodyInCheck); 200 allows (copying
  * headersToUpstreamOnAllow), any other status below 500 denies with the service's status, body
  * and headers. `envoyExtAuthzGrpc`: Authorization/Check (see onGrpcAnswer). Either way 5xx,
  * unreachable or timeout is an error (statusOnError, or allowed with failOpen); flag UAEX.

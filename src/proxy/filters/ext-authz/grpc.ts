@@ -23,6 +23,7 @@ message AttributeContext {
   message HttpRequest {
     string id = 1; string method = 2; map<string, string> headers = 3; string path = 4; string host = 5;
     string scheme = 6; string query = 7; string fragment = 8; int64 size = 9; string protocol = 10;
+    string body = 11; bytes raw_body = 12;
   }
   message Request { Timestamp time = 1; HttpRequest http = 2; }
   Peer source = 1;
@@ -51,7 +52,7 @@ export interface CheckRequest {
     source: Peer;
     destination: Peer;
     /** `http` is absent for a TCP connection (network ext_authz). */
-    request: { time: { seconds: number; nanos: number }; http?: { id: string; method: string; headers: Record<string, string>; path: string; host: string; scheme: string; protocol: string; size: number } };
+    request: { time: { seconds: number; nanos: number }; http?: { id: string; method: string; headers: Record<string, string>; path: string; host: string; scheme: string; protocol: string; size: number; body?: string; rawBody?: Buffer } };
   };
 }
 interface HeaderValueOption { header?: { key?: string; value?: string }; append?: { value?: boolean } }

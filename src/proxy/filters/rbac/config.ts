@@ -205,8 +205,12 @@ export interface ExtAuthzProvider {
   readonly headersToUpstreamOnAllow: readonly StringPattern[];
   readonly headersToDownstreamOnAllow: readonly StringPattern[];
   readonly headersToDownstreamOnDeny: readonly StringPattern[];
-  /** `max_request_bytes` when includeRequestBodyInCheck is set, else 0. */
+  /** includeRequestBodyInCheck.maxRequestBytes: the body (up to this) goes to the check; 0 = no body. */
   readonly maxRequestBytes: number;
+  /** A body over maxRequestBytes: its first bytes are checked (true) or the request gets 413 (false, Envoy's default). */
+  readonly allowPartialMessage: boolean;
+  /** gRPC: the body as bytes (raw_body) rather than UTF-8 text (body). */
+  readonly packAsBytes: boolean;
 }
 
 /**

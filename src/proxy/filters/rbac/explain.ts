@@ -238,10 +238,11 @@ export function explainExtAuthz(s: HttpStream, checkHeaders: (s: HttpStream, p: 
   if (r.match === null) return { verdict: 'continue', summary: `no CUSTOM rule matches: provider ${p.name} is not asked`, steps: r.lines };
   const m = r.match;
   const onError = `${p.failOpen ? 'allowed (failOpen)' : `${p.statusOnError} (statusOnError)`}`;
+  const body = p.maxRequestBytes > 0 ? `, with the request body (up to ${p.maxRequestBytes} bytes; a longer one ${p.allowPartialMessage ? 'is cut there, marked x-envoy-auth-partial-body' : 'gets 413'})` : '';
   const steps = p.protocol === 'grpc'
-    ? [...r.lines, `check: gRPC envoy.service.auth.v3.Authorization/Check to ${p.authority} (${p.cluster}), timeout ${p.timeoutMs} ms, every request header`,
+    ? [...r.lines, `check: gRPC envoy.service.auth.v3.Authorization/Check to ${p.authority} (${p.cluster}), timeout ${p.timeoutMs} ms, every request header${body}`,
       `status OK → allowed (ok_response headers set upstream); another status → denied with denied_response (default 403, flag UAEX); unreachable or timeout → ${onError}`]
-    : [...r.lines, `check request: ${s.method} ${p.pathPrefix}${s.path} to ${p.authority} (${p.cluster}), timeout ${p.timeoutMs} ms, headers ${Object.keys(checkHeaders(s, p)).join(', ')}`,
+    : [...r.lines, `check request: ${s.method} ${p.pathPrefix}${s.path} to ${p.authority} (${p.cluster}), timeout ${p.timeoutMs} ms, headers ${Object.keys(checkHeaders(s, p)).join(', ')}${body}`,
       `200 → allowed${p.headersToUpstreamOnAllow.length > 0 ? ` (headers ${p.headersToUpstreamOnAllow.map(patternText).join(', ')} copied upstream)` : ''}; another 4xx/3xx → denied with the service's status and body (flag UAEX); 5xx, timeout or unreachable → ${onError}`];
   const cluster = s.snapshot.clusters.get(p.cluster);
   const unreachable = cluster === undefined ? `cluster ${p.cluster} does not exist (is the provider's service in the registry?)`

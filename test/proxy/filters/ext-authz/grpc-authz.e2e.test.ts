@@ -121,6 +121,7 @@ extensionProviders:
     service: ext-authz.default.svc.cluster.local
     port: 9000
     timeout: 1s
+    includeRequestBodyInCheck: {maxRequestBytes: 16}
 `;
 
 describe('CUSTOM authorization over gRPC (envoyExtAuthzGrpc)', () => {
@@ -161,6 +162,21 @@ describe('CUSTOM authorization over gRPC (envoyExtAuthzGrpc)', () => {
     expect(c.source.address.socketAddress.address).toBe('127.0.0.1');
     expect(c.destination.address.socketAddress.portValue).toBe(port);
     expect(Math.abs(c.request.time.seconds - Date.now() / 1000)).toBeLessThan(60);
+  });
+
+  it('includeRequestBodyInCheck: the body goes in the CheckRequest; one above maxRequestBytes gets 413 (allowPartialMessage unset)', async () => {
+    const r = await send({ method: 'POST', path: '/protected/p', headers: { 'x-ext-authz': 'allow', 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect(r.status).toBe(200);
+    const http = authz.seen.at(-1)!.attributes.request.http as { body?: string; size?: number; headers: Record<string, string> };
+    expect(http.body).toBe('{"a":1}');
+    expect(http.size).toBe(7);
+    expect(http.headers['x-envoy-auth-partial-body']).toBe('false');
+    expect((JSON.parse(r.body) as EchoReply).bodyBytes).toBe(7);
+    const before = authz.seen.length;
+    const big = await send({ method: 'POST', path: '/protected/p', headers: { 'x-ext-authz': 'allow' }, body: 'x'.repeat(100) });
+    expect(big.status).toBe(413);
+    expect(big.body).toBe('Payload Too Large');
+    expect(authz.seen.length).toBe(before);
   });
 
   it('another status denies with denied_response: 403 by default, its body and headers, flag UAEX', async () => {

@@ -2,7 +2,8 @@
 // server named in meshConfig.extensionProviders), DENY on a TCP port (connection closed),
 // dry-run and AUDIT policies that log without enforcing.
 
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,20 +13,25 @@ import { freePort } from '../../../support/ports.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
 import { configFile, customAuthzYaml } from '../../../support/yaml.js';
 
-interface Seen { method: string; url: string; headers: IncomingMessage['headers'] }
+interface Seen { method: string; url: string; headers: IncomingMessage['headers']; body: string }
 
 /** Istio's sample ext-authz server, in miniature: the x-ext-authz header decides. */
 async function startAuthz(): Promise<{ server: Server; port: number; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server = createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => answer(req, res, Buffer.concat(chunks).toString()));
+  });
+  const answer = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
     const v = req.headers['x-ext-authz'];
     if (v === 'allow') { res.writeHead(200, { 'x-ext-authz-check-result': 'allowed', 'x-user': 'alice', 'x-internal': 'secret' }); res.end(); return; }
     if (v === 'error') { res.writeHead(503); res.end('broken'); return; }
     if (v === 'hang') return;
     res.writeHead(403, { 'x-ext-authz-check-result': 'denied', 'x-internal': 'secret', 'content-type': 'text/plain' });
     res.end('denied by ext_authz for header x-ext-authz');
-  });
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as AddressInfo).port, seen };
 }
@@ -68,6 +74,7 @@ extensionProviders:
     includeRequestHeadersInCheck: [x-ext-authz]
     headersToUpstreamOnAllow: [x-user]
     headersToDownstreamOnDeny: [x-ext-authz-check-result]
+    includeRequestBodyInCheck: {maxRequestBytes: 1000, allowPartialMessage: true}
 `;
 
 let echo: EchoBackend;
@@ -112,6 +119,25 @@ describe('CUSTOM: ext_authz over HTTP', () => {
     expect(check.headers['x-ext-authz']).toBe('allow');
     expect(check.headers.authorization).toBe('Basic abc');
     expect(check.headers['x-other']).toBeUndefined();
+  });
+
+  it('includeRequestBodyInCheck: the check carries the body (its first maxRequestBytes, marked partial); the backend gets all of it', async () => {
+    const small = await send({ method: 'POST', path: '/protected/upload', headers: { 'x-ext-authz': 'allow', 'content-type': 'text/plain' }, body: 'hello' });
+    expect(small.status).toBe(200);
+    expect(authz.seen.at(-1)!.body).toBe('hello');
+    expect(authz.seen.at(-1)!.headers['x-envoy-auth-partial-body']).toBe('false');
+    expect((JSON.parse(small.body) as EchoReply).bodyBytes).toBe(5);
+    // 300 KB: the check gets the first 1000 bytes; the rest streams to the backend after it.
+    const big = 'abcdefghij'.repeat(30_000);
+    const r = await send({ method: 'POST', path: '/protected/upload', headers: { 'x-ext-authz': 'allow' }, body: big });
+    expect(r.status).toBe(200);
+    const check = authz.seen.at(-1)!;
+    expect(check.body).toBe(big.slice(0, 1000));
+    expect(check.headers['content-length']).toBe('1000');
+    expect(check.headers['x-envoy-auth-partial-body']).toBe('true');
+    const e = JSON.parse(r.body) as EchoReply;
+    expect(e.bodyBytes).toBe(big.length);
+    expect(e.bodySha256).toBe(createHash('sha256').update(big).digest('hex'));
   });
 
   it('denied: the service\'s status and body, headersToDownstreamOnDeny only, flag UAEX', async () => {
