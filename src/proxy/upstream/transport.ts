@@ -62,6 +62,24 @@ function connectErrorReason(e: Error): string {
 }
 
 /**
+ * The upstream certificate check of a DestinationRule's TLS settings: the SANs against
+ * `subjectAltNames`, else any mesh identity for ISTIO_MUTUAL, else the SNI host (Istio ≥1.21
+ * auto SAN check); nothing with `insecureSkipVerify`. Returns the error, or undefined.
+ */
+export function peerCheck(cfg: ClientTls, sni: string): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    if (cfg.insecureSkipVerify) return undefined;
+    if (cfg.subjectAltNames.length > 0) {
+      const sans = sanOf(cert);
+      if (cfg.subjectAltNames.some((want) => sans.includes(want))) return undefined;
+      return new Error(`upstream certificate SANs [${sans.join(', ')}] match none of subjectAltNames [${cfg.subjectAltNames.join(', ')}]`);
+    }
+    if (cfg.mode === 'ISTIO_MUTUAL') return undefined; // any mesh identity signed by the mesh CA
+    return checkServerIdentity(sni !== '' ? sni : host, cert);
+  };
+}
+
+/**
  * The transport to one endpoint: TCP, or TLS originated per the cluster's DestinationRule:
  * verified against the CA (system roots when none is given), the SANs checked against
  * `subjectAltNames` or, when none are set, against the SNI host (Istio ≥1.21 auto SAN check).
@@ -80,6 +98,7 @@ export function makeConnector(address: string, port: number, tls: ClientTlsConte
   }
   const cfg = tls.config;
   const verify = !cfg.insecureSkipVerify;
+  const checkPeer = peerCheck(cfg, sni);
   return (onReady, onFail) => {
     if (tls.error !== null) {
       queueMicrotask(() => onFail(`TLS_error: ${tls.error}`));
@@ -93,16 +112,7 @@ export function makeConnector(address: string, port: number, tls: ClientTlsConte
       rejectUnauthorized: verify,
       ...(alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
       ...(localAddress !== null ? { localAddress } : {}),
-      checkServerIdentity: (host, cert) => {
-        if (!verify) return undefined;
-        if (cfg.subjectAltNames.length > 0) {
-          const sans = sanOf(cert);
-          if (cfg.subjectAltNames.some((want) => sans.includes(want))) return undefined;
-          return new Error(`upstream certificate SANs [${sans.join(', ')}] match none of subjectAltNames [${cfg.subjectAltNames.join(', ')}]`);
-        }
-        if (cfg.mode === 'ISTIO_MUTUAL') return undefined; // any mesh identity signed by the mesh CA
-        return checkServerIdentity(sni !== '' ? sni : host, cert);
-      },
+      checkServerIdentity: checkPeer,
     });
     s.once('secureConnect', () => { s.removeListener('error', onErr); onReady(s); });
     // %UPSTREAM_TRANSPORT_FAILURE_REASON%: Envoy prints `TLS_error:...`; ours names the check.

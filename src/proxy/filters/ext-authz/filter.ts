@@ -166,8 +166,8 @@ function onGrpcAnswer(s: HttpStream, r: CheckResponse): void {
   sendLocalReply(s, code >= 200 && code <= 599 ? code : 403, d?.body ?? '', ResponseFlag.UAEX, 'ext_authz_denied', extra);
 }
 
-function checkGrpc(s: HttpStream, p: ExtAuthzProvider, host: HostRuntime, body: CheckBody | null): void {
-  checkOverGrpc(host.id, checkRequest(s, p, body), p.timeoutMs).then(
+function checkGrpc(s: HttpStream, p: ExtAuthzProvider, cluster: ClusterRuntime, host: HostRuntime, body: CheckBody | null): void {
+  checkOverGrpc({ cluster, host, authority: p.authority }, checkRequest(s, p, body), p.timeoutMs).then(
     (r) => { if (!s.completed) onGrpcAnswer(s, r); },
     (e: Error) => { if (!s.completed) onError(s, p, e.message); },
   );
@@ -198,7 +198,7 @@ function sendCheck(s: HttpStream, p: ExtAuthzProvider, cluster: ClusterRuntime, 
     if (s.completed) return;
     const host = cluster.pick(null, null);
     if (host === null) { onError(s, p, `no healthy endpoint in ${p.cluster}`); return; }
-    if (p.protocol === 'grpc') { checkGrpc(s, p, host, body); return; }
+    if (p.protocol === 'grpc') { checkGrpc(s, p, cluster, host, body); return; }
     const req = request({ host: host.address, port: host.port, method: s.method, path: `${p.pathPrefix}${s.path}`, headers: checkHeaders(s, p, body), agent, timeout: p.timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       let n = 0;

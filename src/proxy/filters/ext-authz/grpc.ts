@@ -3,7 +3,7 @@
 // protos that the check uses, with Envoy's field numbers (protobuf ignores the rest, both ways),
 // so any Envoy ext_authz server (OPA-Envoy, ...) understands them.
 
-import { UnaryMethod } from '../../upstream/grpc-unary.js';
+import { UnaryMethod, type GrpcTarget } from '../../upstream/grpc-unary.js';
 
 export const EXT_AUTHZ_PROTO = `
 syntax = "proto3";
@@ -71,7 +71,7 @@ export function headerOption(o: HeaderValueOption): { name: string; value: strin
 
 const check = new UnaryMethod<CheckRequest, CheckResponse>(EXT_AUTHZ_PROTO, CHECK_PATH, 'envoy.service.auth.v3.CheckRequest', 'envoy.service.auth.v3.CheckResponse');
 
-/** Calls Check on `target` (`host:port`, plaintext HTTP/2) with a deadline (see UnaryMethod.call). */
-export function checkOverGrpc(target: string, req: CheckRequest, timeoutMs: number): Promise<CheckResponse> {
+/** Calls Check on an endpoint of the provider's service with a deadline (see UnaryMethod.call). */
+export function checkOverGrpc(target: GrpcTarget, req: CheckRequest, timeoutMs: number): Promise<CheckResponse> {
   return check.call(target, req, timeoutMs);
 }

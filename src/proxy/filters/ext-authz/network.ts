@@ -42,7 +42,7 @@ export function checkConnection(conn: DownstreamConnection, s: TcpSession, proxy
         request: { time: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 } },
       },
     };
-    checkOverGrpc(host.id, req, p.timeoutMs).then((r) => {
+    checkOverGrpc({ cluster, host, authority: p.authority }, req, p.timeoutMs).then((r) => {
       if ((r.status?.code ?? 0) === 0) { proceed(true); return; }
       s.responseFlags |= ResponseFlag.UAEX;
       s.details = 'ext_authz_denied';

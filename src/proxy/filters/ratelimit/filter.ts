@@ -115,7 +115,7 @@ export function checkGlobalRateLimit(s: HttpStream, rl: RateLimitPolicies, inst:
   const ask = (): Promise<RateLimitResponse> => {
     const host = cluster.pick(null, null);
     if (host === null) return Promise.resolve({ code: 'ERROR', statuses: [], error: `no healthy endpoint in ${c.service}` });
-    return shouldRateLimitOverGrpc(host.id, c.domain, descriptors, c.timeoutMs).catch((e: Error): RateLimitResponse => ({ code: 'ERROR', statuses: [], error: `${c.service}: ${e.message}` }));
+    return shouldRateLimitOverGrpc({ cluster, host, authority: cluster.config.serviceHost }, c.domain, descriptors, c.timeoutMs).catch((e: Error): RateLimitResponse => ({ code: 'ERROR', statuses: [], error: `${c.service}: ${e.message}` }));
   };
   const answer = cluster.ready ? ask() : new Promise<RateLimitResponse>((resolve) => cluster.whenReady(() => { void ask().then(resolve); }));
   return answer.then((r) => onAnswer(s, c, r));

@@ -3,7 +3,7 @@
 // `rate_limit_service.grpc_service.envoy_grpc.cluster_name` (envoyproxy/ratelimit and its
 // kin). The messages are the fields of Envoy's protos this uses, with Envoy's field numbers.
 
-import { UnaryMethod } from '../../upstream/grpc-unary.js';
+import { UnaryMethod, type GrpcTarget } from '../../upstream/grpc-unary.js';
 import type { Descriptor } from './descriptors.js';
 import type { DescriptorStatus, RateLimitResponse } from './service.js';
 
@@ -53,11 +53,11 @@ export interface RateLimitExtras {
 }
 
 /**
- * Asks the rate limit service at `target` (`host:port`). Codes: OK (1) and UNKNOWN (0, which
+ * Asks the rate limit service at `target` (an endpoint of its cluster). Codes: OK (1) and UNKNOWN (0, which
  * Envoy treats as OK) allow; OVER_LIMIT (2) limits; a gRPC failure is an error (the filter's
  * failure_mode_deny decides).
  */
-export async function shouldRateLimitOverGrpc(target: string, domain: string, descriptors: readonly Descriptor[], timeoutMs: number): Promise<RateLimitResponse & { extras: RateLimitExtras }> {
+export async function shouldRateLimitOverGrpc(target: GrpcTarget, domain: string, descriptors: readonly Descriptor[], timeoutMs: number): Promise<RateLimitResponse & { extras: RateLimitExtras }> {
   const r = await shouldRateLimit.call(target, { domain, descriptors: descriptors.map((d) => ({ entries: d.map((e) => ({ key: e.key, value: e.value })) })), hitsAddend: 1 }, timeoutMs);
   const statuses = (r.statuses ?? []).map((st): DescriptorStatus => {
     const l = st.currentLimit;

@@ -12,6 +12,7 @@ import { sendRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
 import { configFile, echoRouteYaml, globalRateLimitYaml } from '../../../support/yaml.js';
+import { createTestCa, issueCert } from '../../../support/certs.js';
 
 const ENVOY_PROTOS = [
   `syntax = "proto3"; package google.protobuf;
@@ -42,7 +43,7 @@ const ENVOY_PROTOS = [
 interface RlsRequest { domain: string; descriptors: { entries: { key: string; value: string }[] }[]; hitsAddend?: number }
 
 /** A rate limit service in miniature: PATH /limited allows 2 a minute, everything else is free. */
-async function startRls(): Promise<{ server: grpc.Server; port: number; seen: RlsRequest[] }> {
+async function startRls(creds = grpc.ServerCredentials.createInsecure()): Promise<{ server: grpc.Server; port: number; seen: RlsRequest[] }> {
   const root = new protobuf.Root();
   for (const p of ENVOY_PROTOS) protobuf.parse(p, root, { keepCase: false });
   root.resolveAll();
@@ -80,11 +81,11 @@ async function startRls(): Promise<{ server: grpc.Server; port: number; seen: Rl
         : { overallCode: 'OK', statuses, requestHeadersToAdd: [{ key: 'x-rls-checked', value: 'yes' }], responseHeadersToAdd: [{ key: 'x-rls', value: 'ok' }] });
     },
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e !== null ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (e, p) => (e !== null ? reject(e) : resolve(p))));
   return { server, port, seen };
 }
 
-function config(backend: number, rls: number): string {
+function config(backend: number, rls: number, destinationRule = ''): string {
   return `
 ${echoRouteYaml(backend)}---
 apiVersion: networking.istio.io/v1
@@ -97,7 +98,7 @@ spec:
   ports: [{number: 8081, name: grpc, protocol: GRPC}]
   endpoints: [{address: 127.0.0.1, ports: {grpc: ${rls}}}]
 ---
-${globalRateLimitYaml('ratelimit', true, ['[{request_headers: {header_name: ":path", descriptor_key: "PATH"}}]'])}`;
+${globalRateLimitYaml('ratelimit', true, ['[{request_headers: {header_name: ":path", descriptor_key: "PATH"}}]'])}${destinationRule}`;
 }
 
 describe('global rate limit service over gRPC (no --ratelimit-config)', () => {
@@ -149,3 +150,51 @@ describe('global rate limit service over gRPC (no --ratelimit-config)', () => {
     await sluice.waitFor(/gRPC UNAVAILABLE: redis is down/, 'stderr');
   });
 });
+
+describe('the rate limit service over gRPC with TLS (its DestinationRule: MUTUAL)', () => {
+  const ca = createTestCa();
+  const server = issueCert(ca, 'ratelimit', ['ratelimit.default.svc.cluster.local']);
+  const client = issueCert(ca, 'gateway', ['gateway.example.com'], { client: true });
+  let echo: EchoBackend;
+  let rls: Awaited<ReturnType<typeof startRls>>;
+  const gateways: SluiceProcess[] = [];
+
+  const dr = (sans: string): string => `
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratelimit, namespace: istio-system}
+spec:
+  host: ratelimit.default.svc.cluster.local
+  trafficPolicy:
+    tls: {mode: MUTUAL, clientCertificate: ${client.certFile}, privateKey: ${client.keyFile}, caCertificates: ${ca.certFile}, subjectAltNames: [${sans}]}
+`;
+
+  beforeAll(async () => {
+    echo = await startEchoBackend('echo');
+    // The service asks for a client certificate signed by the same CA (mTLS).
+    rls = await startRls(grpc.ServerCredentials.createSsl(Buffer.from(ca.certPem), [{ private_key: Buffer.from(server.key), cert_chain: Buffer.from(server.cert) }], true));
+  });
+  afterAll(async () => {
+    for (const g of gateways) await g.stop();
+    rls?.server.forceShutdown();
+    await echo?.close();
+  });
+
+  it('a verified handshake with the client certificate: the service answers', async () => {
+    const g = await startSluice({ config: [configFile(config(echo.port, rls.port, dr('ratelimit.default.svc.cluster.local')))], ports: [80] });
+    gateways.push(g);
+    const before = rls.seen.length;
+    expect((await sendRequest(g.port(80), { host: 'a.test', path: '/tls' })).status).toBe(200);
+    expect(rls.seen.length).toBe(before + 1);
+  });
+
+  it('a server certificate that matches none of subjectAltNames fails the call: 500 RLSE (failure_mode_deny)', async () => {
+    const g = await startSluice({ config: [configFile(config(echo.port, rls.port, dr('someone-else.example.com')))], ports: [80] });
+    gateways.push(g);
+    const before = rls.seen.length;
+    expect((await sendRequest(g.port(80), { host: 'a.test', path: '/tls' })).status).toBe(500);
+    expect(rls.seen.length).toBe(before);
+  });
+});
+
