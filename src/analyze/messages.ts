@@ -102,7 +102,7 @@ export const CATALOG: readonly MessageType[] = Object.freeze([
   m('SLU0510', 'InlineJwksUnusable', 'warning', 'An inline jwks cannot be used: tokens of that issuer are rejected.'),
   m('SLU0511', 'DuplicateJwtIssuer', 'info', 'Several jwtRules for one issuer apply: a token passes when any accepts it.'),
   m('SLU0520', 'EnvoyFilterApplyToUnsupported', 'warning', 'An EnvoyFilter applyTo Sluice does not apply.'),
-  m('SLU0521', 'EnvoyFilterProxyMetadata', 'warning', 'match.proxy.metadata refers to Envoy node metadata Sluice does not have: the patch is not applied.'),
+  m('SLU0521', 'EnvoyFilterProxyMetadataMismatch', 'info', "match.proxy.metadata does not match the proxy's node metadata: the patch is skipped, as istiod skips it."),
   m('SLU0522', 'EnvoyFilterHttpFilterUnsupported', 'warning', 'An HTTP filter Sluice does not implement: the patch is not applied.'),
   m('SLU0523', 'EnvoyFilterValueInvalid', 'warning', 'A patch value Envoy would reject: the patch is not applied.'),
   m('SLU0524', 'EnvoyFilterAfterRouter', 'warning', 'A filter placed after the router (Envoy NACKs the listener): the patch is not applied.'),

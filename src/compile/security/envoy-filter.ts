@@ -18,7 +18,7 @@ import { ScopeMap, SLOT_BEFORE, SLOT_ORDERS, type RateLimitInstance, type RateLi
 import { ensureCluster } from '../clusters.js';
 import type { CompileContext } from '../context.js';
 import type { ListenerPolicies } from '../policies.js';
-import type { EnvoyFilterPatchOutcome, FilterChain, Listener, Route, RouteConfiguration, VirtualHost } from '../snapshot.js';
+import type { EnvoyFilterPatchOutcome, FilterChain, Listener, Route, RouteConfiguration, VirtualHost, Workload } from '../snapshot.js';
 import { durationField, isObject, messageName, objectField, ProtoError, protoMerge, unwrapAny, type ProtoObject } from './envoy-proto.js';
 import { compileRouteRateLimits } from './rate-limit-actions.js';
 
@@ -157,12 +157,37 @@ function contextApplies(p: Patch, context: PatchContext): boolean {
   return c === 'ANY' || c === context;
 }
 
+/**
+ * The node metadata an Istio proxy of this workload sends istiod, as `match.proxy.metadata`
+ * sees it: the Istio version Sluice is compatible with, the cluster, namespace, service account
+ * and mesh, and how the proxy runs (a gateway's ROUTER_MODE, a sidecar's INTERCEPTION_MODE).
+ */
+export function nodeMetadata(w: Workload): Readonly<Record<string, string>> {
+  return {
+    ISTIO_VERSION: ISTIO_COMPAT_VERSION,
+    CLUSTER_ID: 'Kubernetes',
+    NAMESPACE: w.namespace,
+    SERVICE_ACCOUNT: w.serviceAccount,
+    MESH_ID: w.trustDomain,
+    ...(w.mode === 'gateway' ? { ROUTER_MODE: 'standard' } : { INTERCEPTION_MODE: 'REDIRECT' }),
+  };
+}
+
 function proxyMatches(p: Patch, r: Reporter): boolean {
   const proxy = p.cp.match?.proxy;
   if (proxy === undefined) return true;
-  if (proxy.metadata !== undefined && Object.keys(proxy.metadata).length > 0) {
-    r.report(p, ['match', 'proxy', 'metadata'], 'SLU0521', 'warning', 'match.proxy.metadata refers to Envoy node metadata Sluice does not have; the patch is not applied', 'remove match.proxy.metadata, or select the workload with workloadSelector');
-    return false;
+  const want = proxy.metadata ?? {};
+  const keys = Object.keys(want);
+  if (keys.length > 0) {
+    // istiod: every key must equal the node's value exactly.
+    const node = nodeMetadata(r.ctx.workload);
+    const miss = keys.filter((k) => node[k] !== String(want[k]));
+    if (miss.length > 0) {
+      r.report(p, ['match', 'proxy', 'metadata'], 'SLU0521', 'info',
+        `match.proxy.metadata ${miss.map((k) => `${k}=${String(want[k])}`).join(', ')} does not match this proxy (${miss.map((k) => `${k}=${node[k] ?? '(not set)'}`).join(', ')}); the patch is skipped, as istiod skips it`,
+        `this proxy's node metadata: ${Object.entries(node).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+      return false;
+    }
   }
   if (proxy.proxyVersion !== undefined && proxy.proxyVersion !== '') {
     try {

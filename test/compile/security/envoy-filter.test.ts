@@ -230,3 +230,33 @@ describe('VIRTUAL_HOST / HTTP_ROUTE: per-route config and rate_limits', () => {
     expect(snap(ef(insert + bad)).diagnostics.find((d) => d.code === 'SLU0523')!.message).toContain('dynamic_metadata is not supported');
   });
 });
+
+describe('match.proxy (istiod proxyMatch)', () => {
+  const withProxy = (proxy: string): string => httpFilterPatch('INSERT_BEFORE', 'envoy.filters.http.router', LRL(), `context: GATEWAY, proxy: ${proxy}`);
+
+  it('metadata that equals the node metadata of this gateway applies the patch', () => {
+    const s = snap(ef(withProxy('{metadata: {ISTIO_VERSION: "1.24.0", NAMESPACE: istio-system, ROUTER_MODE: standard, CLUSTER_ID: Kubernetes}}')));
+    expect(slots(s)).toEqual([5]);
+    expect(codes(s)).not.toContain('SLU0521');
+  });
+
+  it('a metadata value this proxy does not have skips the patch, says which key and what the proxy has', () => {
+    const s = snap(ef(withProxy('{metadata: {ROUTER_MODE: sni-dnat}}')));
+    expect(slots(s)).toEqual([]);
+    const d = s.diagnostics.find((x) => x.code === 'SLU0521')!;
+    expect(d.level).toBe('info');
+    expect(d.message).toContain('ROUTER_MODE=sni-dnat does not match this proxy (ROUTER_MODE=standard)');
+    expect(d.fix).toContain('ISTIO_VERSION=1.24.0');
+  });
+
+  it('a sidecar has INTERCEPTION_MODE, not ROUTER_MODE', () => {
+    const s = snap(ef(withProxy('{metadata: {INTERCEPTION_MODE: REDIRECT}}')));
+    expect(slots(s)).toEqual([]);
+    expect(s.diagnostics.find((x) => x.code === 'SLU0521')!.message).toContain('INTERCEPTION_MODE=(not set)');
+  });
+
+  it('proxyVersion is a regex against Istio 1.24.0', () => {
+    expect(slots(snap(ef(withProxy('{proxyVersion: "^1\\\\.2[0-9].*"}'))))).toEqual([5]);
+    expect(slots(snap(ef(withProxy('{proxyVersion: "^1\\\\.1[0-9].*"}'))))).toEqual([]);
+  });
+});
