@@ -140,6 +140,16 @@ describe('CUSTOM: ext_authz over HTTP', () => {
     expect(e.bodySha256).toBe(createHash('sha256').update(big).digest('hex'));
   });
 
+  it('includeRequestBodyInCheck over HTTP/2 (h2c): the same check, the whole body upstream', async () => {
+    const big = '0123456789'.repeat(20_000);
+    const r = await send({ http2: true, method: 'POST', path: '/protected/upload-h2', headers: { 'x-ext-authz': 'allow' }, body: big });
+    expect(r.status).toBe(200);
+    expect(authz.seen.at(-1)!.body).toBe(big.slice(0, 1000));
+    const e = JSON.parse(r.body) as EchoReply;
+    expect(e.bodyBytes).toBe(big.length);
+    expect(e.bodySha256).toBe(createHash('sha256').update(big).digest('hex'));
+  });
+
   it('denied: the service\'s status and body, headersToDownstreamOnDeny only, flag UAEX', async () => {
     const res = await send({ path: '/protected/b', headers: { 'x-ext-authz': 'deny' } });
     expect(res.status).toBe(403);
