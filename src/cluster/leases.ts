@@ -24,15 +24,27 @@ export class LeasedResource implements Resource {
   #asking = false;
   readonly #key: string;
   readonly #leases: WorkerLeases;
+  /**
+   * Keep a free slot at hand (retries): its callers decide synchronously and cannot wait for
+   * the primary, so a slot is leased ahead — at start and whenever the last one is taken.
+   */
+  readonly #keepSpare: boolean;
 
-  constructor(leases: WorkerLeases, key: string, max: number) {
+  constructor(leases: WorkerLeases, key: string, max: number, keepSpare = false) {
     this.#leases = leases;
     this.#key = key;
     this.max = max;
+    this.#keepSpare = keepSpare;
+    if (keepSpare && max > 0 && max < UNLIMITED) this.#ask();
   }
 
   tryAcquire(): boolean {
-    if (this.max >= UNLIMITED || this.count < this.#held) { this.count++; return true; }
+    if (this.max >= UNLIMITED) { this.count++; return true; }
+    if (this.count < this.#held) {
+      this.count++;
+      if (this.#keepSpare && this.count === this.#held && this.count < this.max) this.#ask();
+      return true;
+    }
     // Callers that cannot wait (retries) are refused now; a slot is asked for the next one.
     if (this.max > 0 && this.#waiters.length === 0) this.#ask();
     return false;
@@ -92,7 +104,7 @@ export class WorkerLeases {
   }
 
   readonly factory: ResourceFactory = (key, max) => {
-    const r = new LeasedResource(this, key, max);
+    const r = new LeasedResource(this, key, max, key.endsWith('|retries'));
     this.#byKey.set(key, r);
     return r;
   };

@@ -27,13 +27,20 @@ describe('--concurrency 2: circuit breakers and outlier detection for the whole 
     route: [{destination: {host: limited}}]
   - match: [{uri: {prefix: /flaky}}]
     retries: {attempts: 0}
-    route: [{destination: {host: flaky}}]`),
+    route: [{destination: {host: flaky}}]
+  - match: [{uri: {prefix: /retried}}]
+    retries: {attempts: 2, retryOn: connect-failure}
+    route: [{destination: {host: retried}}]`),
         serviceEntryYaml('limited', [slow.port]),
         destinationRuleYaml('limited', `    connectionPool:
       http: {http2MaxRequests: 2}`),
         serviceEntryYaml('flaky', [1, good.port]), // port 1: a dead host, connections refused
         destinationRuleYaml('flaky', `    loadBalancer: {simple: ROUND_ROBIN}
     outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}`),
+        serviceEntryYaml('retried', [1, good.port]),
+        destinationRuleYaml('retried', `    loadBalancer: {simple: ROUND_ROBIN}
+    connectionPool:
+      http: {maxRetries: 4}`),
       ))],
       ports: [80],
       args: ['--concurrency', '2', '--drain-timeout', '1'],
@@ -72,5 +79,11 @@ describe('--concurrency 2: circuit breakers and outlier detection for the whole 
     expect(clusters).toMatch(/outbound\|80\|\|flaky\.default\.svc\.cluster\.local::127\.0\.0\.1:1::health_flags::\/failed_outlier_check/);
     const stats = await (await sluice.admin('/stats')).text();
     expect(stats).toMatch(/flaky\.default\.svc\.cluster\.local\.outlier_detection_ejections_enforced_total: 1\n/);
+  });
+
+  it('maxRetries: 4 leaves every worker a retry at hand: a connect failure is retried on the good host', async () => {
+    for (let i = 0; i < 8; i++) expect((await sendRequest(port, { host: 'cb.test', path: '/retried' })).status).toBe(200);
+    const stats = await (await sluice.admin('/stats')).text();
+    expect(stats).toMatch(/retried\.default\.svc\.cluster\.local\.upstream_rq_retry_overflow: 0\n/);
   });
 });
