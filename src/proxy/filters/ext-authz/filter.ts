@@ -11,7 +11,7 @@ import { matchAnyPattern, type ExtAuthzProvider, type StringPattern } from '../r
 import { anyMatch, AuthzView } from '../rbac/engine.js';
 import { explainExtAuthz } from '../rbac/explain.js';
 import type { ClusterRuntime, HostRuntime } from '../../upstream/cluster-manager.js';
-import { checkOverGrpc, headerOption, type CheckRequest, type CheckResponse } from './grpc.js';
+import { checkOverGrpc, checkRequestFor, headerOption, type CheckRequest, type CheckResponse } from './grpc.js';
 import { BufferedBody } from './body.js';
 
 /** The request body read for the check (`includeRequestBodyInCheck`): all of it, or its first maxRequestBytes (`partial`). */
@@ -104,7 +104,6 @@ function onAnswer(s: HttpStream, p: ExtAuthzProvider, res: IncomingMessage, body
 
 /** The gRPC check (Envoy's CheckRequest): every request header, the peers, the request line. */
 function checkRequest(s: HttpStream, p: ExtAuthzProvider, body: CheckBody | null): CheckRequest {
-  const c = s.conn;
   const headers: Record<string, string> = { ':authority': s.authority, ':method': s.method, ':path': s.path };
   const h = s.headers;
   for (let i = 0; i < h.length; i += 2) {
@@ -113,23 +112,13 @@ function checkRequest(s: HttpStream, p: ExtAuthzProvider, body: CheckBody | null
     headers[n] = headers[n] === undefined ? h[i + 1]! : `${headers[n]},${h[i + 1]}`;
   }
   if (body !== null) headers['x-envoy-auth-partial-body'] = String(body.partial);
-  const now = Date.now();
   const cl = headers['content-length'];
-  return {
-    attributes: {
-      source: { address: { socketAddress: { address: c.remoteAddress, portValue: c.remotePort } }, principal: c.peerUriSans[0] ?? '' },
-      destination: { address: { socketAddress: { address: c.localAddress, portValue: c.localPort } }, principal: '' },
-      request: {
-        time: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 },
-        http: {
-          id: s.requestId, method: s.method, headers, path: s.path, host: s.authority, scheme: s.scheme, protocol: s.protocol,
-          size: cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1,
-          // packAsBytes: the body as bytes (raw_body), else as UTF-8 text (body).
-          ...(body !== null ? (p.packAsBytes ? { rawBody: body.bytes } : { body: body.bytes.toString('utf8') }) : {}),
-        },
-      },
-    },
-  };
+  return checkRequestFor(s.conn, {
+    id: s.requestId, method: s.method, headers, path: s.path, host: s.authority, scheme: s.scheme, protocol: s.protocol,
+    size: cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1,
+    // packAsBytes: the body as bytes (raw_body), else as UTF-8 text (body).
+    ...(body !== null ? (p.packAsBytes ? { rawBody: body.bytes } : { body: body.bytes.toString('utf8') }) : {}),
+  });
 }
 
 /**

@@ -3,9 +3,10 @@
 // protos that the check uses, with Envoy's field numbers (protobuf ignores the rest, both ways),
 // so any Envoy ext_authz server (OPA-Envoy, ...) understands them.
 
+import type { DownstreamConnection } from '../../http/stream.js';
 import { UnaryMethod, type GrpcTarget } from '../../upstream/grpc-unary.js';
 
-export const EXT_AUTHZ_PROTO = `
+const EXT_AUTHZ_PROTO = `
 syntax = "proto3";
 package envoy.service.auth.v3;
 
@@ -44,7 +45,7 @@ message CheckResponse {
 service Authorization { rpc Check(CheckRequest) returns (CheckResponse); }
 `;
 
-export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
+const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
 interface Peer { address: { socketAddress: { address: string; portValue: number } }; principal: string }
 export interface CheckRequest {
@@ -55,6 +56,20 @@ export interface CheckRequest {
     request: { time: { seconds: number; nanos: number }; http?: { id: string; method: string; headers: Record<string, string>; path: string; host: string; scheme: string; protocol: string; size: number; body?: string; rawBody?: Buffer } };
   };
 }
+export type HttpAttributes = NonNullable<CheckRequest['attributes']['request']['http']>;
+
+/** A CheckRequest for a connection: its peers (the caller's SPIFFE principal), now, and the HTTP request if there is one. */
+export function checkRequestFor(conn: DownstreamConnection, http: HttpAttributes | null): CheckRequest {
+  const now = Date.now();
+  return {
+    attributes: {
+      source: { address: { socketAddress: { address: conn.remoteAddress, portValue: conn.remotePort } }, principal: conn.peerUriSans[0] ?? '' },
+      destination: { address: { socketAddress: { address: conn.localAddress, portValue: conn.localPort } }, principal: '' },
+      request: { time: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 }, ...(http !== null ? { http } : {}) },
+    },
+  };
+}
+
 interface HeaderValueOption { header?: { key?: string; value?: string }; append?: { value?: boolean } }
 export interface CheckResponse {
   status?: { code?: number; message?: string };

@@ -3,7 +3,7 @@ import type { DownstreamConnection, ProxyContext } from '../../http/stream.js';
 import { ResponseFlag } from '../../http/response-flags.js';
 import type { TcpSession } from '../../tcp/tcp-session.js';
 import { AuthzView, firstMatch } from '../rbac/engine.js';
-import { checkOverGrpc, type CheckRequest } from './grpc.js';
+import { checkOverGrpc, checkRequestFor } from './grpc.js';
 
 /**
  * Envoy's network ext_authz, as Istio configures it for a CUSTOM policy with an
@@ -34,15 +34,7 @@ export function checkConnection(conn: DownstreamConnection, s: TcpSession, proxy
   const ask = (): void => {
     const host = cluster.pick(null, null);
     if (host === null) { fail(`no healthy endpoint in ${p.cluster}`); return; }
-    const now = Date.now();
-    const req: CheckRequest = {
-      attributes: {
-        source: { address: { socketAddress: { address: conn.remoteAddress, portValue: conn.remotePort } }, principal: conn.peerUriSans[0] ?? '' },
-        destination: { address: { socketAddress: { address: conn.localAddress, portValue: conn.localPort } }, principal: '' },
-        request: { time: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 } },
-      },
-    };
-    checkOverGrpc({ cluster, host, authority: p.authority }, req, p.timeoutMs).then((r) => {
+    checkOverGrpc({ cluster, host, authority: p.authority }, checkRequestFor(conn, null), p.timeoutMs).then((r) => {
       if ((r.status?.code ?? 0) === 0) { proceed(true); return; }
       s.responseFlags |= ResponseFlag.UAEX;
       s.details = 'ext_authz_denied';
