@@ -7,11 +7,11 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { connect } from 'node:net';
-import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest, type CaseRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
 import { freePort } from '../../../support/ports.js';
+import { startUnaryGrpcServer } from '../../../support/grpc-server.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
 import { configFile, customAuthzYaml } from '../../../support/yaml.js';
 
@@ -55,26 +55,13 @@ interface Check {
 
 /** Istio's sample ext-authz server (its gRPC side), in miniature: the x-ext-authz header decides. */
 async function startGrpcAuthz(): Promise<{ server: grpc.Server; port: number; seen: Check[]; tcp: { verdict: 'allow' | 'deny' } }> {
-  const root = new protobuf.Root();
-  for (const p of ENVOY_PROTOS) protobuf.parse(p, root, { keepCase: false });
-  root.resolveAll();
-  const Req = root.lookupType('envoy.service.auth.v3.CheckRequest');
-  const Res = root.lookupType('envoy.service.auth.v3.CheckResponse');
   const seen: Check[] = [];
   const tcp = { verdict: 'allow' as 'allow' | 'deny' };
   const header = (key: string, value: string, append?: boolean) => ({ header: { key, value }, ...(append !== undefined ? { append: { value: append } } : {}) });
-  const server = new grpc.Server();
-  server.addService({
-    Check: {
-      path: '/envoy.service.auth.v3.Authorization/Check', requestStream: false, responseStream: false, originalName: 'Check',
-      requestSerialize: (m: object) => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
-      requestDeserialize: (b: Buffer) => Req.toObject(Req.decode(b), { longs: Number }),
-      responseSerialize: (m: object) => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
-      responseDeserialize: (b: Buffer) => Res.toObject(Res.decode(b), { longs: Number }),
-    },
-  }, {
-    Check: (call: grpc.ServerUnaryCall<Check, object>, cb: grpc.sendUnaryData<object>) => {
-      const c = call.request;
+  const { server, port } = await startUnaryGrpcServer<Check, object>({
+    protos: ENVOY_PROTOS, method: 'envoy.service.auth.v3.Authorization/Check',
+    request: 'envoy.service.auth.v3.CheckRequest', response: 'envoy.service.auth.v3.CheckResponse',
+    handle: (c, cb) => {
       seen.push(c);
       // A TCP connection (no HTTP attributes): the test sets the verdict.
       if (c.attributes.request.http === undefined) { cb(null, tcp.verdict === 'allow' ? { status: { code: 0 } } : { status: { code: 7 } }); return; }
@@ -97,7 +84,6 @@ async function startGrpcAuthz(): Promise<{ server: grpc.Server; port: number; se
       } });
     },
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e !== null ? reject(e) : resolve(p))));
   return { server, port, seen, tcp };
 }
 

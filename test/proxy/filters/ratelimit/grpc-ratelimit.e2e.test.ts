@@ -6,10 +6,10 @@
 // here from Envoy's protos (their names, field numbers and types), independently of Sluice's.
 
 import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../../conformance/runner.js';
 import { startEchoBackend, type EchoBackend, type EchoReply } from '../../../support/echo-backend.js';
+import { startUnaryGrpcServer } from '../../../support/grpc-server.js';
 import { startSluice, type SluiceProcess } from '../../../support/sluice-process.js';
 import { configFile, echoRouteYaml, globalRateLimitYaml } from '../../../support/yaml.js';
 import { createTestCa, issueCert } from '../../../support/certs.js';
@@ -44,25 +44,13 @@ interface RlsRequest { domain: string; descriptors: { entries: { key: string; va
 
 /** A rate limit service in miniature: PATH /limited allows 2 a minute, everything else is free. */
 async function startRls(creds = grpc.ServerCredentials.createInsecure()): Promise<{ server: grpc.Server; port: number; seen: RlsRequest[] }> {
-  const root = new protobuf.Root();
-  for (const p of ENVOY_PROTOS) protobuf.parse(p, root, { keepCase: false });
-  root.resolveAll();
-  const Req = root.lookupType('envoy.service.ratelimit.v3.RateLimitRequest');
-  const Res = root.lookupType('envoy.service.ratelimit.v3.RateLimitResponse');
   const seen: RlsRequest[] = [];
   const counts = new Map<string, number>();
-  const server = new grpc.Server();
-  server.addService({
-    ShouldRateLimit: {
-      path: '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit', requestStream: false, responseStream: false, originalName: 'ShouldRateLimit',
-      requestSerialize: (m: object) => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
-      requestDeserialize: (b: Buffer) => Req.toObject(Req.decode(b), { longs: Number }),
-      responseSerialize: (m: object) => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
-      responseDeserialize: (b: Buffer) => Res.toObject(Res.decode(b), { longs: Number }),
-    },
-  }, {
-    ShouldRateLimit: (call: grpc.ServerUnaryCall<RlsRequest, object>, cb: grpc.sendUnaryData<object>) => {
-      const r = call.request;
+  const { server, port } = await startUnaryGrpcServer<RlsRequest, object>({
+    protos: ENVOY_PROTOS, method: 'envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit',
+    request: 'envoy.service.ratelimit.v3.RateLimitRequest', response: 'envoy.service.ratelimit.v3.RateLimitResponse',
+    credentials: creds,
+    handle: (r, cb) => {
       seen.push(r);
       if (r.descriptors.some((d) => d.entries.some((e) => e.value === '/broken'))) { cb({ code: grpc.status.UNAVAILABLE, details: 'redis is down' }); return; }
       let over = false;
@@ -81,7 +69,6 @@ async function startRls(creds = grpc.ServerCredentials.createInsecure()): Promis
         : { overallCode: 'OK', statuses, requestHeadersToAdd: [{ key: 'x-rls-checked', value: 'yes' }], responseHeadersToAdd: [{ key: 'x-rls', value: 'ok' }] });
     },
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (e, p) => (e !== null ? reject(e) : resolve(p))));
   return { server, port, seen };
 }
 
