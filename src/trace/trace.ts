@@ -11,7 +11,9 @@ import { SYNC_EXPLAIN, type ExplainContext, type FilterExplanation } from '../pr
 import { explainNetworkRbac } from '../proxy/filters/rbac/explain.js';
 import { sendLocalReply } from '../proxy/http/local-reply.js';
 import { formatResponseFlags, ResponseFlag } from '../proxy/http/response-flags.js';
-import { buildUpstreamHead, chooseDestination, sendClusterNotFound, sendDirectResponse, sendNoHealthyUpstream, sendRedirect } from '../proxy/http/router.js';
+import { chooseDestination, sendClusterNotFound, sendNoHealthyUpstream } from '../proxy/http/router.js';
+import { sendDirectResponse, sendRedirect } from '../proxy/http/direct-replies.js';
+import { buildUpstreamHead } from '../proxy/http/upstream-head.js';
 import type { DownstreamConnection, HttpStream } from '../proxy/http/stream.js';
 import { plaintextChain, selectChain } from '../proxy/listener/listener-manager.js';
 import { selectL4Route } from '../proxy/tcp/tcp-proxy.js';

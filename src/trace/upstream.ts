@@ -1,6 +1,6 @@
 import { stripPort } from '../compile/hosts.js';
 import type { Cluster, RetryOn, Route, WeightedCluster } from '../compile/snapshot.js';
-import { lbHashKey } from '../proxy/http/router.js';
+import { lbHashKey } from '../proxy/http/upstream-head.js';
 import type { HttpStream } from '../proxy/http/stream.js';
 import { createBalancer, type BalancedHost } from '../proxy/upstream/load-balancer.js';
 import type { TraceRecorder } from './recorder.js';

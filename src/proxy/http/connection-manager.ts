@@ -9,7 +9,8 @@ import { getHeader, removeHeaderPrefix, setHeader } from './headers.js';
 import { sendLocalReply } from './local-reply.js';
 import { applyForwardClientCert } from '../listener/xfcc.js';
 import { ResponseFlag } from './response-flags.js';
-import { forwardRequest, sendDirectResponse, sendRedirect } from './router.js';
+import { forwardRequest } from './router.js';
+import { sendDirectResponse, sendRedirect } from './direct-replies.js';
 import type { HttpStream } from './stream.js';
 import { startTrace } from '../../telemetry/tracing/tracer.js';
 

@@ -1,29 +1,26 @@
 import type { Duplex } from 'node:stream';
 import { stripPort } from '../../compile/hosts.js';
-import { rewritePath } from '../../compile/route-action.js';
-import type { DirectResponseAction, ForwardAction, LoadBalancer, RedirectAction, WeightedCluster } from '../../compile/snapshot.js';
+import type { ForwardAction, WeightedCluster } from '../../compile/snapshot.js';
 import type { ClusterRuntime, HostRuntime } from '../upstream/cluster-manager.js';
 import type { Http1Connection, UpstreamExchange, UpstreamResetReason } from '../upstream/http1-connection.js';
 import { LENT_DECLINED, LENT_DONE, LENT_PINNED } from '../upstream/http1-connection.js';
 import type { Http1Pool, PoolWaiter } from '../upstream/http1-pool.js';
 import { h2RequestHeaders, type Http2Pool, type Http2Stream } from '../upstream/http2-pool.js';
 import type { OutgoingHttpHeaders } from 'node:http2';
-import { hash32, pickWeighted } from '../upstream/load-balancer.js';
+import { pickWeighted } from '../upstream/load-balancer.js';
 import { runResponseFilters } from './filter.js';
 import { applyHeaderMutation } from './header-ops.js';
 import { eqLower, getHeader, type HeaderList } from './headers.js';
 import { completeStream, httpDate, sendLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
+import { retriableResponse } from './retry-on.js';
 import { sendMirrors } from './shadow.js';
+import { buildUpstreamHead, frameChunk, LAST_CHUNK, lastChunkWith, lbHashKey } from './upstream-head.js';
 import type { BodySink, HttpStream } from './stream.js';
 
 /** Largest request body kept for retries (Envoy's per-connection buffer limit, 1 MiB). */
 const RETRY_BUFFER_LIMIT = 1 << 20;
-const CRLF = '\r\n';
-const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
-// Request headers never forwarded as received: hop-by-hop ones, and those the router writes.
-const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'expect', 'http2-settings', 'content-length', 'trailer']);
 /** Response headers never forwarded (hop-by-hop, and `server`, which the gateway sets): by length first, no allocation. */
 function isDroppedResponseHeader(n: string): boolean {
   switch (n.length) {
@@ -69,80 +66,6 @@ export function sendClusterNotFound(s: HttpStream): void {
 /** 503 UH: the cluster has no endpoint to send to (none configured, or all ejected). */
 export function sendNoHealthyUpstream(s: HttpStream): void {
   sendLocalReply(s, 503, 'no healthy upstream', ResponseFlag.UH, 'no_healthy_upstream', null, s.route!.responseHeaders);
-}
-
-/** The request head as it goes upstream, and how its body is framed. */
-export interface UpstreamHead {
-  /** `METHOD path HTTP/1.1` CRLF. */
-  readonly requestLine: string;
-  /**
-   * Request headers after the host line, each ending in CRLF (no final blank line): the
-   * attempt writes `requestLine`, `host: <authority>`, this, x-envoy-attempt-count, CRLF.
-   */
-  readonly headerBlock: string;
-  readonly path: string;
-  readonly authority: string;
-  readonly chunked: boolean;
-}
-
-/**
- * Builds the upstream request head: the route's rewrite (path, authority), then the route's
- * and the destination's request header changes (Envoy's order), hop-by-hop headers dropped,
- * Envoy's x-envoy-* headers added. Mutates `s.headers` and sets `s.originalPath`. `sluice
- * trace` calls this to show the request exactly as it would be sent.
- */
-export function buildUpstreamHead(s: HttpStream, a: ForwardAction, wc: WeightedCluster): UpstreamHead {
-  const route = s.route!;
-  const rw = a.rewrite;
-  let path = s.path;
-  let authority = s.authority;
-  if (rw !== null) {
-    const next = rewritePath(rw, path);
-    if (next !== path) { s.originalPath = path; path = next; }
-    if (rw.authority !== null) authority = rw.authority;
-  }
-  const h = s.headers;
-  if (route.requestHeaders !== null) applyHeaderMutation(h, route.requestHeaders);
-  if (wc.requestHeaders !== null) {
-    applyHeaderMutation(h, wc.requestHeaders);
-    if (wc.requestHeaders.authority !== null) authority = wc.requestHeaders.authority;
-  }
-  const requestLine = `${s.method} ${path} HTTP/1.1\r\n`;
-  let head = '';
-  let contentLength: string | undefined;
-  let teTrailers = false;
-  let upgrade = '';
-  let chunked = false;
-  for (let i = 0; i < h.length; i += 2) {
-    const n = h[i]!;
-    const lower = n.length <= 17 ? n.toLowerCase() : '';
-    if (lower !== '' && DROP_REQUEST.has(lower)) {
-      if (lower === 'content-length') contentLength = h[i + 1];
-      else if (lower === 'te' && h[i + 1]!.toLowerCase().includes('trailers')) teTrailers = true;
-      else if (lower === 'upgrade') upgrade = h[i + 1]!;
-      continue;
-    }
-    head += `${n}: ${h[i + 1]}\r\n`;
-  }
-  if (s.originalPath !== '') head += `x-envoy-original-path: ${s.originalPath}\r\n`;
-  if (a.timeoutMs > 0) head += `x-envoy-expected-rq-timeout-ms: ${a.timeoutMs}\r\n`;
-  if (teTrailers) head += 'te: trailers\r\n';
-  if (upgrade !== '' && s.upgrade !== '') head += `connection: Upgrade\r\nupgrade: ${upgrade}\r\n`;
-  if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
-  else if (s.hasBody) { head += 'transfer-encoding: chunked\r\n'; chunked = true; }
-  return { requestLine, headerBlock: head, path, authority, chunked };
-}
-
-/** The consistent-hash input of a request for a cluster's LB (null: no hash policy or no value). */
-export function lbHashKey(s: HttpStream, lb: LoadBalancer): number | null {
-  const hp = lb.hash;
-  if (hp === null) return null;
-  let key: string | undefined;
-  if (hp.header !== undefined) key = s.header(hp.header);
-  else if (hp.sourceIp === true) key = s.conn.remoteAddress;
-  else if (hp.queryParameter !== undefined) key = s.queryParam(hp.queryParameter);
-  else if (hp.cookie !== undefined) key = cookieValue(s.header('cookie'), hp.cookie.name);
-  return key === undefined ? null : hash32(key);
 }
 
 /**
@@ -545,19 +468,7 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
 
   #shouldRetryStatus(status: number, headers: HeaderList): boolean {
     const r = this.#a.retry;
-    if (r === null) return false;
-    const on = r.on;
-    let retriable =
-      (on.fiveXx && status >= 500) ||
-      (on.gatewayError && (status === 502 || status === 503 || status === 504)) ||
-      (on.retriable4xx && status === 409) ||
-      (on.retriableStatusCodes && r.statusCodes.includes(status)) ||
-      (on.envoyRatelimited && getHeader(headers, 'x-envoy-ratelimited') !== undefined);
-    if (!retriable && on.grpc.length > 0) {
-      const g = getHeader(headers, 'grpc-status');
-      if (g !== undefined) retriable = on.grpc.includes(GRPC_RETRY_NAMES[g] ?? '');
-    }
-    if (!retriable) return false;
+    if (r === null || !retriableResponse(r, status, headers)) return false;
     if (!this.#canRetry()) { this.#noRetry(); return false; }
     return true;
   }
@@ -678,55 +589,4 @@ class UpstreamRequest implements PoolWaiter, UpstreamExchange, BodySink {
     if ((on.fiveXx || on.gatewayError || on.reset) && this.#canRetry()) { this.#scheduleRetry(); return; }
     this.#fail(504, 'upstream request timeout', ResponseFlag.UT, 'upstream_per_try_timeout');
   };
-}
-
-const GRPC_RETRY_NAMES: Record<string, string> = { '1': 'cancelled', '4': 'deadline-exceeded', '13': 'internal', '8': 'resource-exhausted', '14': 'unavailable' };
-
-/** The last chunk of a chunked request with its trailers (HTTP/1.1 trailers pass through). */
-function lastChunkWith(trailers: HeaderList): Buffer {
-  let t = '0\r\n';
-  for (let i = 0; i < trailers.length; i += 2) t += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
-  return Buffer.from(`${t}\r\n`, 'latin1');
-}
-
-function frameChunk(chunk: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(chunk.length.toString(16) + CRLF, 'latin1'), chunk, Buffer.from(CRLF, 'latin1')]);
-}
-
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-// ---------------------------------------------------------------- redirects and direct responses
-
-const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443' };
-
-export function sendRedirect(s: HttpStream, a: RedirectAction): void {
-  const scheme = a.scheme ?? s.scheme;
-  let host = a.authority ?? s.authority;
-  let port = '';
-  const bare = stripPort(host);
-  const hostPort = host.length > bare.length ? host.slice(bare.length + 1) : '';
-  host = bare;
-  if (a.port !== null) port = String(a.port);
-  else if (a.derivePort === 'FROM_REQUEST_PORT') port = String(s.conn.listener.port);
-  else if (a.derivePort === 'FROM_PROTOCOL_DEFAULT') port = '';
-  else if (hostPort !== '' && !(a.scheme !== null && a.scheme !== s.scheme && hostPort === DEFAULT_PORT[s.scheme])) port = hostPort;
-  if (port === DEFAULT_PORT[scheme]) port = '';
-  let path = s.path;
-  if (a.uri !== null) {
-    const q = s.path.indexOf('?');
-    path = a.uri.includes('?') || q < 0 ? a.uri : a.uri + s.path.slice(q);
-  }
-  const location = `${scheme}://${host}${port !== '' ? `:${port}` : ''}${path}`;
-  sendLocalReply(s, a.code, '', 0, 'direct_response', ['location', location], s.route!.responseHeaders);
-}
-
-export function sendDirectResponse(s: HttpStream, a: DirectResponseAction): void {
-  sendLocalReply(s, a.status, a.body, 0, 'direct_response', null, s.route!.responseHeaders);
 }
