@@ -124,3 +124,19 @@ export function traceStream(tc: TracedConnection, req: TraceRequest, terminatedT
   s.hasBody = req.hasBody;
   return s;
 }
+
+/** What the connection manager changed in the request headers (added, changed, removed). */
+export function headerChanges(before: readonly string[], after: readonly string[]): string[] {
+  const out: string[] = [];
+  const b = new Map<string, string>();
+  for (let i = 0; i < before.length; i += 2) b.set(before[i]!.toLowerCase(), before[i + 1]!);
+  const a = new Map<string, string>();
+  for (let i = 0; i < after.length; i += 2) a.set(after[i]!.toLowerCase(), after[i + 1]!);
+  for (const [k, v] of a) {
+    const old = b.get(k);
+    if (old === undefined) out.push(`+ ${k}: ${v}`);
+    else if (old !== v) out.push(`~ ${k}: ${v} (was ${old})`);
+  }
+  for (const k of b.keys()) if (!a.has(k)) out.push(`- ${k} (client's x-envoy-* headers are dropped)`);
+  return out;
+}

@@ -10,6 +10,7 @@ import '../proxy/filters/index.js';
 import { SYNC_EXPLAIN, type ExplainContext, type FilterExplanation } from '../proxy/http/filter.js';
 import { explainNetworkRbac } from '../proxy/filters/rbac/explain.js';
 import { sendLocalReply } from '../proxy/http/local-reply.js';
+import { getHeader } from '../proxy/http/headers.js';
 import { formatResponseFlags, ResponseFlag } from '../proxy/http/response-flags.js';
 import { chooseDestination, sendClusterNotFound, sendNoHealthyUpstream } from '../proxy/http/router.js';
 import { sendDirectResponse, sendRedirect } from '../proxy/http/direct-replies.js';
@@ -22,7 +23,7 @@ import { displayPath } from './format.js';
 import { fixClusterNotFound, fixNoChain, fixNoEndpoints, fixNoListener, fixNoVirtualHost } from './fixes.js';
 import type { TraceRecorder } from './recorder.js';
 import { traceTlsOrigination, traceTlsTermination } from './tls.js';
-import { traceConnection, traceStream, type PeerInfo, type RecordedResponse } from './trace-stream.js';
+import { headerChanges, traceConnection, traceStream, type PeerInfo, type RecordedResponse } from './trace-stream.js';
 import type { StepResult, StepStage, Trace, TraceDestination, TraceFilter, TraceOutcome, TraceRequest, TraceSource, TraceStep, TraceUpstream } from './types.js';
 import { responseMutations, retryConditions, traceCluster, traceEndpoint } from './upstream.js';
 
@@ -423,7 +424,7 @@ class Tracer {
     const a = route.action;
     if (a.kind === 'redirect') {
       sendRedirect(s, a);
-      this.#step('action', 'ok', `redirect ${a.code} to ${headerOf(response.headers, 'location') ?? '?'}`, sourceOf(route.source));
+      this.#step('action', 'ok', `redirect ${a.code} to ${getHeader(response.headers, 'location') ?? '?'}`, sourceOf(route.source));
       this.#localReply(s, response, null);
       return;
     }
@@ -582,25 +583,4 @@ class Tracer {
       steps: this.#steps,
     };
   }
-}
-
-function headerOf(h: readonly string[], lower: string): string | undefined {
-  for (let i = 0; i < h.length; i += 2) if (h[i]!.toLowerCase() === lower) return h[i + 1];
-  return undefined;
-}
-
-/** What the connection manager changed in the request headers (added, changed, removed). */
-function headerChanges(before: readonly string[], after: readonly string[]): string[] {
-  const out: string[] = [];
-  const b = new Map<string, string>();
-  for (let i = 0; i < before.length; i += 2) b.set(before[i]!.toLowerCase(), before[i + 1]!);
-  const a = new Map<string, string>();
-  for (let i = 0; i < after.length; i += 2) a.set(after[i]!.toLowerCase(), after[i + 1]!);
-  for (const [k, v] of a) {
-    const old = b.get(k);
-    if (old === undefined) out.push(`+ ${k}: ${v}`);
-    else if (old !== v) out.push(`~ ${k}: ${v} (was ${old})`);
-  }
-  for (const k of b.keys()) if (!a.has(k)) out.push(`- ${k} (client's x-envoy-* headers are dropped)`);
-  return out;
 }
