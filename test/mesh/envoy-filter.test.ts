@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.js';
 import { freePort } from '../support/ports.js';
 import { runSluice, startSluice, type SluiceProcess } from '../support/sluice-process.js';
+import { docs, serviceEntryYaml } from '../support/yaml.js';
 import { curlViaProxy } from './support/app-client.js';
 
 // EnvoyFilter local rate limits on a real `sluice run --mode sidecar` (httpbin's sidecar):
@@ -79,26 +80,7 @@ describe('EnvoyFilter on a sidecar: SIDECAR_INBOUND, SIDECAR_OUTBOUND, GATEWAY',
     inboundPort = await freePort();
     outboundPort = await freePort();
     mkdirSync(join(dir, 'config'));
-    writeFileSync(join(dir, 'config', 'services.yaml'), `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 9080, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${reviews.port}}}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ratings, namespace: default}
-spec:
-  hosts: [ratings.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 9081, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${ratings.port}}}]
-`);
+    writeFileSync(join(dir, 'config', 'services.yaml'), docs(serviceEntryYaml('reviews', reviews.port, 9080), serviceEntryYaml('ratings', ratings.port, 9081)));
     // The application port is the port Istio's SIDECAR_INBOUND listener.portNumber matches.
     writeFileSync(join(dir, 'config', 'inbound-limit.yaml'), localRateLimit('inbound-limit', 'SIDECAR_INBOUND', 3, 'inbound', `        portNumber: ${app.port}\n`));
     writeFileSync(join(dir, 'config', 'outbound-limit.yaml'), localRateLimit('outbound-limit', 'SIDECAR_OUTBOUND', 2, 'outbound', '        portNumber: 9080\n'));

@@ -6,20 +6,13 @@ import { describe, expect, it } from 'vitest';
 import type { WorkloadOptions } from '../../../src/compile/compile.js';
 import type { Snapshot } from '../../../src/compile/snapshot.js';
 import { streamRateLimits, type LocalRateLimitInstance, type RateLimitPolicies } from '../../../src/proxy/filters/ratelimit/slots.js';
+import { serviceEntryYaml } from '../../support/yaml.js';
 import { compileYaml } from './helpers.js';
 
 const APP_PORT = 8080;
 
 const SERVICES = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 9080, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1}]
+${serviceEntryYaml('reviews', undefined, 9080)}
 `;
 
 const LRL = (tokens = 3) =>
